@@ -1,0 +1,40 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from audit.models import TypeReclassification
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Rows written by the domain code only: staff may look, never add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TypeReclassification)
+class TypeReclassificationAdmin(ReadOnlyModelAdmin):
+    """Read-only: the history is written by the type rules, never by hand."""
+
+    list_display = ["changed_at", "agent_url", "member", "old_type", "new_type", "source", "run_link", "actor"]
+    list_filter = ["source", "new_type", ("changed_at", admin.DateFieldListFilter)]
+    search_fields = ["agent_url", "member", "=run_id", "actor"]
+    date_hierarchy = "changed_at"
+    list_per_page = 100
+    show_full_result_count = False
+
+    @admin.display(description="run", ordering="run_id")
+    def run_link(self, obj: TypeReclassification) -> str:
+        if not obj.run_id:
+            return "—"
+        url = reverse("admin:audit_typereclassification_changelist")
+        return format_html('<a href="{}?run_id={}">{}</a>', url, obj.run_id, str(obj.run_id)[:8])

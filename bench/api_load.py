@@ -1,0 +1,146 @@
+"""Load benchmark: the public API and page under concurrent clients, on 100,000 agents.
+
+    .venv/bin/python -m bench.api_load [--agents 100000] [--clients 50] [--seconds 30] [--workers 3]
+
+Serves the registry with gunicorn on 127.0.0.1 (production settings, PostgreSQL
+``registry_bench``), then a separate client process keeps --clients requests in
+flight for --seconds (random pages of /api/registry/agents, type-filtered pages,
+and /registry/) and stops by itself. Reports throughput, p50/p95/p99 latency and
+the error rate per endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from bench._db import ROOT, setup_django
+from bench._servers import wait_for_port
+
+
+def populate(agents: int) -> None:
+    from registry.models import Agent
+
+    if Agent.objects.filter(registration__isnull=False).count() == agents:
+        return
+    from bench.backfill import populate as populate_backfill
+
+    populate_backfill(agents, stale_every=100)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def load(base: str, clients: int, seconds: float, pages: int, results: "multiprocessing.Queue[object]") -> None:
+    import aiohttp
+
+    async def main() -> dict[str, list[tuple[float, bool]]]:
+        samples: dict[str, list[tuple[float, bool]]] = {"api": [], "api?type": [], "page": []}
+        stop = time.monotonic() + seconds
+        connector = aiohttp.TCPConnector(limit=clients)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as session:
+
+            async def client() -> None:
+                # Each client reads like a consumer would: walks the API by its
+                # next links, starts over with a type filter, views pages.
+                rng = random.Random()
+                next_url = ""
+                while time.monotonic() < stop:
+                    kind = rng.choice(["api", "api", "api?type", "page"])
+                    if kind == "api":
+                        url = next_url or base + "/api/registry/agents"
+                    elif kind == "api?type":
+                        url = f"{base}/api/registry/agents?type={rng.choice(['sales', 'creative', 'signals'])}"
+                    else:
+                        url = f"{base}/registry/?page={rng.randint(1, pages)}"
+                    began = time.monotonic()
+                    try:
+                        async with session.get(url) as response:
+                            body = await response.read()
+                            ok = response.status == 200
+                        if kind == "api" and ok:
+                            next_url = json.loads(body)["next"] or ""
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        ok = False
+                    samples[kind].append((time.monotonic() - began, ok))
+
+            await asyncio.gather(*(client() for _ in range(clients)))
+        return samples
+
+    results.put(asyncio.run(main()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args()
+
+    setup_django()
+    began = time.monotonic()
+    populate(args.agents)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"api load: {args.agents} agents (setup {time.monotonic() - began:.1f} s), {args.clients} clients for "
+          f"{args.seconds:g} s, gunicorn with {args.workers} workers")
+
+    port = free_port()
+    env = {
+        **os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0", "DJANGO_SETTINGS_MODULE": "config.settings", "CONN_MAX_AGE": "60", "LOG_LEVEL": "WARNING",
+        "PUBLIC_CACHE_SECONDS": os.environ.get("BENCH_PUBLIC_CACHE_SECONDS", "10"),
+    }  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        context = multiprocessing.get_context("spawn")
+        results: multiprocessing.Queue[object] = context.Queue()
+        client = context.Process(
+            target=load, args=(f"http://127.0.0.1:{port}", args.clients, args.seconds, 50, results)
+        )
+        client.start()
+        samples = results.get(timeout=args.seconds + 60)
+        client.join(timeout=10)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    total = sum(len(v) for v in samples.values())  # type: ignore[union-attr]
+    print(f"  {total} requests, {total / args.seconds:.0f} requests/s")
+    for kind, values in samples.items():  # type: ignore[union-attr]
+        latencies = [v for v, _ in values]
+        errors = sum(1 for _, ok in values if not ok)
+        if not latencies:
+            continue
+        print(f"  {kind:9} {len(values):6} requests  p50 {1000 * statistics.median(latencies):6.1f} ms  "
+              f"p95 {1000 * percentile(latencies, 0.95):6.1f} ms  p99 {1000 * percentile(latencies, 0.99):6.1f} ms  "
+              f"errors {errors} ({100 * errors / len(values):.2f}%)")
+
+
+if __name__ == "__main__":
+    main()

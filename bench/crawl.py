@@ -1,0 +1,112 @@
+"""Crawl benchmark: N agents on 127.0.0.1 with a set latency and a share that never answers.
+
+    .venv/bin/python -m bench.crawl [--agents 2000] [--latency 0.1] [--silent 0.05]
+                                    [--concurrency 100] [--deadline 10] [--upstream-agents 200]
+
+Reports probes per second, the limit for that concurrency and latency, our ratio
+to it, and the same crawl under upstream's settings (5 at a time in batches,
+10 s timeout) on --upstream-agents agents, for a side-by-side ratio. The agent
+server runs in a separate process; everything targets 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import time
+
+from bench._db import empty_registry, setup_django
+from bench._servers import serve_forever
+
+
+def serve_agents(port_queue: "multiprocessing.Queue[int]", latency: float, silent_every: int) -> None:
+    from aiohttp import web
+
+    async def agent(request: web.Request) -> web.StreamResponse:
+        index = int(request.match_info["index"])
+        if silent_every and index % silent_every == 0:
+            await asyncio.sleep(3600)
+        message = json.loads(await request.read())
+        if "id" not in message:  # a notification: accepted, nothing to do
+            return web.Response(status=202)
+        await asyncio.sleep(latency)
+        if message["method"] == "initialize":
+            result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}, "serverInfo": {"name": f"a{index}"}}
+        else:
+            tools = ["get_products", "create_media_buy"] if index % 3 else ["get_signals"]
+            result = {"tools": [{"name": t, "inputSchema": {"type": "object"}} for t in tools]}
+        return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+    app = web.Application()
+    app.router.add_post("/a/{index}/mcp", agent)
+    serve_forever(app, port_queue)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per JSON-RPC request")
+    parser.add_argument("--silent", type=float, default=0.05, help="share of agents that never answer")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--deadline", type=float, default=10.0)
+    parser.add_argument("--upstream-agents", type=int, default=200, help="0 to skip the upstream comparison")
+    args = parser.parse_args()
+    silent_every = round(1 / args.silent) if args.silent else 0
+
+    setup_django()
+    from django.test import override_settings
+
+    from crawler.jobs import start_crawl
+    from crawler.probe import ProbeLimits, run_probes
+    from registry.models import Agent
+
+    context = multiprocessing.get_context("spawn")
+    ports: multiprocessing.Queue[int] = context.Queue()
+    server = context.Process(target=serve_agents, args=(ports, args.latency, silent_every), daemon=True)
+    server.start()
+    try:
+        port = ports.get(timeout=30)
+        empty_registry()
+        Agent.objects.bulk_create(Agent(url=f"http://127.0.0.1:{port}/a/{i}/mcp") for i in range(args.agents))
+
+        with override_settings(AGENT_PROBE_CONCURRENCY=args.concurrency, AGENT_CRAWL_CHUNK_SIZE=args.agents):
+            began = time.monotonic()
+            crawl = start_crawl(sync=True, deadline=args.deadline)
+            elapsed = time.monotonic() - began
+        silent = sum(1 for i in range(args.agents) if silent_every and i % silent_every == 0)
+        # An answering agent costs 2 round trips (initialize, tools/list; the
+        # notification costs no latency); a silent one cannot end before its deadline.
+        limit = args.concurrency / (2 * args.latency)
+        floor = max((args.agents - silent) / limit, args.deadline if silent else 2 * args.latency)
+        print(f"crawl: {args.agents} agents, {args.latency * 1000:.0f} ms per request, {silent} silent, "
+              f"concurrency {args.concurrency}, deadline {args.deadline:g} s")
+        print(f"  {crawl.summary.line()}")
+        print(f"  elapsed {elapsed:.2f} s including database writes; {args.agents / elapsed:.0f} probes/s")
+        print(f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
+              f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}")
+        print(f"  database writes: {len(Agent.objects.filter(snapshot__isnull=False))} snapshots")
+
+        if args.upstream_agents:
+            targets = [(f"http://127.0.0.1:{port}/a/{i}/mcp", "mcp") for i in range(args.upstream_agents)]
+            limits = ProbeLimits(deadline=10.0, concurrency=5, address_policy=ProbeLimits.from_settings().address_policy)
+            ours = ProbeLimits(deadline=args.deadline, concurrency=args.concurrency, address_policy=limits.address_policy)
+            began = time.monotonic()
+            for i in range(0, len(targets), 5):
+                run_probes(targets[i : i + 5], limits)
+            upstream = time.monotonic() - began
+            began = time.monotonic()
+            run_probes(targets, ours)
+            ours_elapsed = time.monotonic() - began
+            print(f"upstream settings (5 at a time in batches, 10 s timeout) on {args.upstream_agents} agents: "
+                  f"{upstream:.2f} s ({args.upstream_agents / upstream:.1f} probes/s); ours on the same agents "
+                  f"{ours_elapsed:.2f} s ({args.upstream_agents / ours_elapsed:.1f} probes/s); "
+                  f"ratio {upstream / ours_elapsed:.1f}x")
+    finally:
+        server.terminate()
+        server.join(timeout=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Settings come from the environment (django-environ); nothing secret is committed.
+
+With nothing configured the registry runs in development mode on a SQLite file in
+``var/`` and runs jobs inline, so a newcomer sees it work with one command.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+# RQ's Redis, and the cache's; unset means jobs run inline and the cache is local.
+REDIS_URL = env.str("REDIS_URL", default="")
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # Only ever used with DEBUG on, on a developer's machine.
+    SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "audit",
+    "registry",
+    "members",
+    "crawler",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'registry.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+
+# Production hardening; each can be relaxed from the environment behind a proxy
+# that terminates TLS differently.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- API -------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_RATES": {"refresh_user": "30/hour"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Agent registry API",
+    "DESCRIPTION": "The AdCP agent registry: public agents, members' own profiles, owner-triggered refresh.",
+    "VERSION": "1.0.0",
+}
+
+# Rate limits live in the cache: shared through Redis when there is one.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    # Public pages are cached per process, so they keep serving when Redis is down.
+    "public": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "public"},
+}
+
+# Seconds the public registry page and API responses are shared from the cache.
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10)
+
+# --- Jobs -------------------------------------------------------------------
+# Without REDIS_URL, jobs run inline in the calling process (see crawler.jobs).
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900},
+    "crawl": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900},
+}
+
+# --- Crawler ----------------------------------------------------------------
+# May the crawler probe private, loopback and link-local addresses? Never in
+# production; tests and the demo fleet on 127.0.0.1 need it.
+AGENT_PROBE_ALLOW_PRIVATE = env.bool("AGENT_PROBE_ALLOW_PRIVATE", default=DEBUG)
+# Networks opened one by one even when private addresses are refused, e.g. 127.0.0.0/8.
+AGENT_PROBE_ALLOWED_NETWORKS = env.list("AGENT_PROBE_ALLOWED_NETWORKS", default=[])
+AGENT_PROBE_CONCURRENCY = env.int("AGENT_PROBE_CONCURRENCY", default=100)
+AGENT_PROBE_TIMEOUT = env.float("AGENT_PROBE_TIMEOUT", default=10.0)
+AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024)
+# Agents per crawl job: probed together under the concurrency limit.
+AGENT_CRAWL_CHUNK_SIZE = env.int("AGENT_CRAWL_CHUNK_SIZE", default=2000)
+# A reprobe plan from the admin must be applied within this many seconds of its probes.
+AGENT_REPROBE_PLAN_MAX_AGE = env.int("AGENT_REPROBE_PLAN_MAX_AGE", default=3600)
+# When the scheduled crawl starts (cron syntax, UTC); see config/cron.py.
+AGENT_CRAWL_CRON = env.str("AGENT_CRAWL_CRON", default="0 * * * *")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,100 @@
+"""``POST /api/registry/agents/<url>/refresh``: an owner or staff member probes an agent now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from crawler.netsafety import BlockedAddressError, check_url_target
+from crawler.policy import Action, apply_probe_results
+from crawler.probe import ProbeLimits, run_probes
+from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
+from registry.canonical import canonicalize_agent_url
+from registry.models import Agent
+
+
+def _agent_for(view: APIView) -> Agent:
+    if not hasattr(view, "_agent"):
+        try:
+            url = canonicalize_agent_url(view.kwargs["url"])
+        except ValidationError as exc:
+            raise ParseError(f"Not an agent URL: {exc.messages[0]}") from None
+        agent = Agent.objects.select_related("registration__profile").filter(url=url).first()
+        if agent is None:
+            raise NotFound(f"No agent registered at {url}.")
+        view._agent = agent  # type: ignore[attr-defined]
+    return view._agent  # type: ignore[attr-defined]
+
+
+class IsAgentOwnerOrStaff(BasePermission):
+    message = "Only the agent's owners and staff may refresh it."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.user.is_staff:
+            return True
+        registration = getattr(_agent_for(view), "registration", None)
+        return registration is not None and registration.profile.owners.filter(pk=request.user.pk).exists()
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service unavailable."
+
+
+class PerUserThrottle(UserRateThrottle):
+    scope = "refresh_user"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache backend's own connection errors
+            raise ServiceUnavailable(f"Refresh is unavailable: the rate limiter's cache cannot be reached ({exc.__class__.__name__}).") from exc
+
+
+
+class AgentRefresh(APIView):
+    permission_classes = [IsAuthenticated, IsAgentOwnerOrStaff]
+    throttle_classes = [PerUserThrottle]
+
+    @extend_schema(summary="Probe an agent now (owners and staff)", request=None)
+    def post(self, request: Request, url: str) -> Response:
+        agent = _agent_for(self)
+        if agent.monitoring_paused:
+            return Response({"detail": "Monitoring of this agent is paused."}, status=status.HTTP_409_CONFLICT)
+        try:
+            wait = claim_manual_probe(agent.pk)
+        except RateLimiterUnavailable as exc:
+            return Response({"detail": f"Refresh is unavailable: {exc}."}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if wait:
+            return Response(
+                {"detail": f"This agent was probed less than a minute ago; retry in {wait} s."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(wait)},
+            )
+        limits = ProbeLimits.from_settings()
+        try:
+            check_url_target(agent.url, limits.address_policy)
+        except BlockedAddressError as exc:
+            return Response({"detail": f"Not an allowed probe target: {exc}."}, status=status.HTTP_400_BAD_REQUEST)
+        [result] = run_probes([(agent.url, agent.protocol)], limits)
+        [outcome] = apply_probe_results([(agent.pk, result)], actor=request.user.get_username()).outcomes
+        body: dict[str, Any] = {
+            "url": agent.url,
+            "type": outcome.new_type,
+            "inferred_type": outcome.inferred_type,
+            "promoted": outcome.action == Action.PROMOTED,
+            "disagreement": outcome.action == Action.DISAGREEMENT,
+            "error_kind": result.error_kind or None,
+            "error_message": result.error_message or None,
+            "elapsed": round(result.elapsed, 3),
+        }
+        return Response(body, status=status.HTTP_200_OK if result.ok else status.HTTP_502_BAD_GATEWAY)

@@ -1,0 +1,145 @@
+"""Real agents on 127.0.0.1, built with the official ``mcp`` and ``a2a-sdk`` servers.
+
+Used by ``manage.py serve_demo_agents`` (the demo fleet the seeded registry
+points at) and by the test suite. These packages are development dependencies
+(requirements-dev.txt): the registry itself never imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+# tool names per demo agent path (see members.demo)
+DEMO_MCP_AGENTS: dict[str, list[str]] = {
+    "bidcliq": ["get_products", "create_media_buy", "list_authorized_properties", "get_media_buy_delivery"],
+    "swivel": ["get_products", "create_media_buy", "update_media_buy"],
+    "northwind": ["get_products", "create_media_buy"],
+    "canvas": ["list_creative_formats", "build_creative", "preview_creative"],
+    "audiencelab": ["get_signals", "activate_signal"],
+    "orbit": ["ping"],
+    "quiet": ["echo", "ping"],
+}
+DEMO_A2A_AGENTS: dict[str, list[str]] = {"meridian": ["get_products", "create_media_buy"]}
+DEMO_SILENT_AGENTS: tuple[str, ...] = ("silent",)
+
+
+def _tool_function(name: str) -> Callable[..., str]:
+    def tool(brief: str = "") -> str:
+        return f"{name} is a demo tool"
+
+    tool.__name__ = name
+    tool.__doc__ = f"Demo implementation of {name}."
+    return tool
+
+
+def mcp_server(name: str, tool_names: Sequence[str]) -> Any:
+    """An MCPServer (the official high-level server) exposing the named tools."""
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(name)
+    for tool_name in tool_names:
+        server.add_tool(_tool_function(tool_name), name=tool_name)
+    return server
+
+
+def paginated_mcp_server(name: str, pages: Sequence[Sequence[str]]) -> Any:
+    """A low-level MCP Server whose tools/list is split into pages with cursors."""
+    from mcp.server.lowlevel import Server
+    from mcp.types import ListToolsResult, Tool
+
+    async def list_tools(ctx: Any, params: Any) -> ListToolsResult:
+        cursor = getattr(params, "cursor", None) if params else None
+        index = int(cursor) if cursor else 0
+        tools = [Tool(name=n, input_schema={"type": "object"}) for n in pages[index]]
+        return ListToolsResult(tools=tools, next_cursor=str(index + 1) if index + 1 < len(pages) else None)
+
+    return Server(name, on_list_tools=list_tools)
+
+
+def mcp_routes(server: Any, path: str, *, json_response: bool = False) -> Starlette:
+    return server.streamable_http_app(streamable_http_path=path, json_response=json_response)
+
+
+def a2a_card_routes(name: str, skill_ids: Sequence[str], *, card_url: str) -> list[BaseRoute]:
+    from a2a.server.routes.agent_card_routes import create_agent_card_routes
+    from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+
+    card = AgentCard(
+        name=name,
+        description=f"{name} demo agent",
+        version="1.0.0",
+        supported_interfaces=[AgentInterface(url="http://127.0.0.1/", protocol_binding="JSONRPC", protocol_version="1.0")],
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[AgentSkill(id=s, name=s.replace("_", " "), description=s, tags=["adcp"]) for s in skill_ids],
+    )
+    return create_agent_card_routes(card, card_url=card_url)
+
+
+async def _never_answer(request: Request) -> Response:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+def combine(apps: Sequence[Starlette], extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """One Starlette app serving every sub-app's routes, running all their lifespans."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for sub in apps:
+                await stack.enter_async_context(sub.router.lifespan_context(sub))
+            yield
+
+    routes: list[BaseRoute] = [route for sub in apps for route in sub.routes]
+    return Starlette(routes=[*routes, *extra_routes], lifespan=lifespan)
+
+
+def demo_fleet_app() -> Starlette:
+    apps = [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MCP_AGENTS.items()]
+    extra: list[BaseRoute] = []
+    for name, skills in DEMO_A2A_AGENTS.items():
+        extra += a2a_card_routes(name, skills, card_url=f"/{name}/.well-known/agent-card.json")
+    for name in DEMO_SILENT_AGENTS:
+        extra.append(Route(f"/{name}/mcp", _never_answer, methods=["GET", "POST"]))
+    return combine(apps, extra)
+
+
+class ServerThread:
+    """Serve an ASGI app on 127.0.0.1 from a background thread (tests, the demo)."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the server thread died on start-up")
+            threading.Event().wait(0.01)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)

@@ -1,0 +1,196 @@
+"""RQ jobs: the scheduled crawl and its chunks.
+
+Jobs take primary keys and are idempotent (the policy writes nothing twice).
+With ``REDIS_URL`` unset, jobs run inline in the calling process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from django.conf import settings
+from django.utils import timezone
+
+from crawler.policy import CrawlSummary, apply_probe_results
+from crawler.probe import ProbeLimits, iter_probe_batches
+from crawler.selection import due_for_crawl
+from registry.models import Agent
+
+logger = logging.getLogger(__name__)
+
+CRAWL_QUEUE = "crawl"
+CRAWL_LOCK_KEY = "registry:crawl:lock"
+CRAWL_PENDING_KEY = "registry:crawl:pending"
+# Long enough for the largest crawl; a crashed crawl frees the lock when it expires.
+CRAWL_LOCK_TTL = 2 * 60 * 60
+CHUNK_JOB_TIMEOUT = 15 * 60
+WRITE_BATCH = 500
+
+
+class JobQueueUnavailable(Exception):
+    """Redis is configured but cannot be reached."""
+
+
+def jobs_are_inline() -> bool:
+    return not settings.REDIS_URL
+
+
+def redis_connection() -> Any:
+    import django_rq
+
+    return django_rq.get_connection(CRAWL_QUEUE)
+
+
+def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any) -> Any:
+    """Enqueue on the crawl queue, or run now when no Redis is configured."""
+    if jobs_are_inline():
+        return func(*args, **kwargs)
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq import Retry
+
+    try:
+        queue = django_rq.get_queue(CRAWL_QUEUE)
+        # django-rq defers the enqueue to the end of the transaction; find out now
+        # that Redis is down, while the caller can still say so.
+        queue.connection.ping()
+        # A chunk that fails (the database restarting, say) wrote only whole
+        # transactions and is safe to run again.
+        return queue.enqueue(
+            func, *args, job_id=job_id, job_timeout=CHUNK_JOB_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]), **kwargs
+        )
+    except RedisError as exc:
+        raise JobQueueUnavailable(f"cannot enqueue {func.__name__}: Redis is unavailable ({exc})") from exc
+
+
+def crawl_chunk(
+    agent_ids: Sequence[int], run_id: str | None = None, deadline: float | None = None, *, queued: bool = False
+) -> dict[str, Any]:
+    """Probe these agents concurrently and apply the policy. Safe to run twice.
+
+    ``queued`` chunks count themselves done so the last one frees the crawl lock.
+    """
+    started = time.monotonic()
+    try:
+        rows = list(
+            Agent.objects.filter(pk__in=list(agent_ids), monitoring_paused=False).values_list("pk", "url", "protocol")
+        )
+        targets = [(url, protocol) for _, url, protocol in rows]
+        summary = CrawlSummary()
+        # Results are written in short transactions as they arrive, while the
+        # agents that have not answered yet run out their deadline.
+        for batch in iter_probe_batches(targets, ProbeLimits.from_settings(deadline=deadline), max_batch=WRITE_BATCH):
+            pairs = [(rows[index][0], result) for index, result in batch]
+            summary.add(apply_probe_results(pairs, run_id=uuid.UUID(run_id) if run_id else None).outcomes)
+        summary.elapsed = time.monotonic() - started
+        if run_id:
+            from crawler.models import CrawlChunk
+
+            CrawlChunk.objects.create(
+                run_id=run_id, finished_at=timezone.now(), probed=summary.probed, promoted=summary.promoted,
+                disagreements=summary.disagreements, unclassified=summary.unclassified, failed=dict(summary.failed),
+                elapsed=summary.elapsed,
+            )  # fmt: skip
+        return summary.as_dict()
+    finally:
+        if queued and run_id:
+            _chunk_done(run_id)
+
+
+def _chunk_done(run_id: str) -> None:
+    connection = redis_connection()
+    if connection.decr(f"{CRAWL_PENDING_KEY}:{run_id}") <= 0:
+        connection.delete(f"{CRAWL_PENDING_KEY}:{run_id}")
+        # Release the lock only if it is still this crawl's.
+        if connection.get(CRAWL_LOCK_KEY) == run_id.encode():
+            connection.delete(CRAWL_LOCK_KEY)
+
+
+@dataclass
+class CrawlStart:
+    run_id: str
+    agents: int
+    chunks: int
+    started: bool
+    inline: bool
+    summary: CrawlSummary = field(default_factory=CrawlSummary)
+    reason: str = ""
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    size = max(1, settings.AGENT_CRAWL_CHUNK_SIZE)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def start_crawl(agent_ids: Sequence[int] | None = None, *, sync: bool = False, deadline: float | None = None) -> CrawlStart:
+    """Select due agents (or the given ones) and crawl them in chunks.
+
+    With Redis the chunks are enqueued for any number of workers; a crawl still
+    running holds a lock, so the schedule never starts a second one over it.
+    ``sync`` (or no Redis) probes in this process instead.
+    """
+    run_id = str(uuid.uuid4())
+    if agent_ids is None:
+        ids = list(due_for_crawl(timezone.now()).values_list("pk", flat=True))
+    else:
+        ids = list(Agent.objects.filter(pk__in=agent_ids, monitoring_paused=False).order_by("pk").values_list("pk", flat=True))
+    chunks = _chunks(ids)
+    inline = sync or jobs_are_inline()
+    start = CrawlStart(run_id=run_id, agents=len(ids), chunks=len(chunks), started=True, inline=inline)
+    if inline:
+        began = time.monotonic()
+        for chunk in chunks:
+            start.summary.merge(crawl_chunk(chunk, run_id, deadline))
+        start.summary.elapsed = time.monotonic() - began
+        return start
+    if not chunks:
+        return start
+    from redis.exceptions import RedisError
+
+    try:
+        connection = redis_connection()
+        if not connection.set(CRAWL_LOCK_KEY, run_id, nx=True, ex=CRAWL_LOCK_TTL):
+            running = connection.get(CRAWL_LOCK_KEY)
+            start.started = False
+            start.reason = f"a crawl is already running (run {running.decode() if running else '?'})"
+            logger.info("crawl not started: %s", start.reason)
+            return start
+        connection.set(f"{CRAWL_PENDING_KEY}:{run_id}", len(chunks), ex=CRAWL_LOCK_TTL)
+    except RedisError as exc:
+        raise JobQueueUnavailable(f"cannot start the crawl: Redis is unavailable ({exc})") from exc
+    for index, chunk in enumerate(chunks):
+        enqueue(crawl_chunk, chunk, run_id, deadline, queued=True, job_id=f"crawl-{run_id}-{index}")
+    logger.info("crawl %s: %d agents in %d chunks enqueued", run_id, len(ids), len(chunks))
+    return start
+
+
+def scheduled_crawl() -> dict[str, Any]:
+    """The cron entry point (config/cron.py)."""
+    start = start_crawl()
+    return {"run_id": start.run_id, "agents": start.agents, "chunks": start.chunks, "started": start.started, "reason": start.reason}
+
+
+def run_reprobe(reprobe_run_id: int) -> str:
+    """Probe the agents of an admin reprobe and keep the result as a pending plan."""
+    from crawler.models import ReprobeRun
+    from crawler.reprobe import ReprobeReport, probe_and_plan
+
+    run = ReprobeRun.objects.get(pk=reprobe_run_id)
+    if run.status != ReprobeRun.Status.PROBING:
+        return run.status  # already probed: a retried job does nothing
+    try:
+        agents = list(
+            Agent.objects.filter(pk__in=run.agent_ids, monitoring_paused=False).select_related("snapshot").order_by("pk")
+        )
+        plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=run.timeout))
+    except Exception as exc:
+        ReprobeRun.objects.filter(pk=run.pk).update(status=ReprobeRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}")
+        raise
+    ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.PROBING).update(
+        status=ReprobeRun.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
+    )
+    return ReprobeRun.Status.READY

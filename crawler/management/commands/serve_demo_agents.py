@@ -1,0 +1,26 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the demo agent fleet on 127.0.0.1 (sales, creative and signals MCP agents, an A2A card, "
+        "one agent with no AdCP tool, one that never answers). seed_demo's agents point here."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8765)
+
+    def handle(self, *args: Any, port: int, **options: Any) -> None:
+        import logging
+
+        import uvicorn
+
+        # The SDK logs every session at INFO; the demo's story is in the registry.
+        logging.getLogger("mcp").setLevel(logging.WARNING)
+
+        from crawler.demo_fleet import demo_fleet_app
+
+        self.stdout.write(self.style.SUCCESS(f"Demo agents on http://127.0.0.1:{port}/ (Ctrl-C to stop)"))
+        uvicorn.run(demo_fleet_app(), host="127.0.0.1", port=port, log_level="warning")

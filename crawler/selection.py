@@ -1,0 +1,23 @@
+"""Which agents a crawl probes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from registry.models import Agent
+from registry.types import AgentType
+
+
+def due_for_crawl(now: datetime) -> QuerySet[Agent]:
+    """Unpaused agents that are due: known types every crawl, unknown ones per their backoff."""
+    return (
+        Agent.objects.filter(monitoring_paused=False)
+        .filter(
+            Q(snapshot__isnull=True)
+            | ~Q(type=AgentType.UNKNOWN)
+            | (Q(snapshot__terminal_state="") & (Q(snapshot__next_probe_after__isnull=True) | Q(snapshot__next_probe_after__lte=now)))
+        )
+        .order_by("pk")
+    )

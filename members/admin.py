@@ -1,0 +1,120 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from members.backfill import BackfillPlan, apply_backfill, plan_backfill
+from members.models import MemberAgent, MemberProfile
+from registry.canonical import canonicalize_agent_url
+from registry.models import Agent
+
+
+class MemberAgentForm(forms.ModelForm):
+    agent_url = forms.CharField(label="Agent URL", max_length=2048)
+
+    class Meta:
+        model = MemberAgent
+        fields = ["agent_url", "declared_type", "display_name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["agent_url"].initial = self.instance.agent.url
+
+    def clean_agent_url(self) -> str:
+        url = canonicalize_agent_url(self.cleaned_data["agent_url"])
+        other = MemberAgent.objects.filter(agent__url=url).exclude(pk=self.instance.pk).select_related("profile").first()
+        if other is not None:
+            raise ValidationError(f"{url} is already registered by {other.profile.slug}.")
+        return url
+
+    def save(self, commit: bool = True) -> MemberAgent:
+        agent, _ = Agent.objects.get_or_create(url=self.cleaned_data["agent_url"])
+        self.instance.agent = agent
+        return super().save(commit=commit)
+
+
+class MemberAgentInline(admin.TabularInline):
+    model = MemberAgent
+    form = MemberAgentForm
+    extra = 1
+    fields = ["agent_url", "declared_type", "published_type", "inferred_type", "display_name"]
+    readonly_fields = ["published_type", "inferred_type"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("agent__snapshot")
+
+    @admin.display(description="published type")
+    def published_type(self, member_agent: MemberAgent) -> str:
+        return member_agent.agent.type if member_agent.agent_id else "—"
+
+    @admin.display(description="inferred by probe")
+    def inferred_type(self, member_agent: MemberAgent) -> str:
+        snapshot = getattr(member_agent.agent, "snapshot", None) if member_agent.agent_id else None
+        return (snapshot.inferred_type or "nothing") if snapshot else "not probed"
+
+
+@admin.register(MemberProfile)
+class MemberProfileAdmin(admin.ModelAdmin):
+    list_display = ["slug", "display_name", "is_public", "agent_count"]
+    list_filter = ["is_public"]
+    search_fields = ["slug", "display_name"]
+    filter_horizontal = ["owners"]
+    inlines = [MemberAgentInline]
+    actions = ["backfill_agent_types"]
+
+    def has_backfill_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.backfill_agent_types")
+
+    @admin.action(description="Backfill agent types…", permissions=["backfill"])
+    def backfill_agent_types(self, request: HttpRequest, queryset: QuerySet[MemberProfile]) -> TemplateResponse | None:
+        """Like delete_selected: the first POST shows the plan, the second (post=yes) applies it."""
+        plan = plan_backfill(queryset.values_list("slug", flat=True))
+        if request.POST.get("post") == "yes":
+            # Apply only what the reviewer saw that still holds now; a change they
+            # confirmed that no longer matches the rules or the stored type is stale.
+            confirmed = set(request.POST.getlist("change"))
+            reviewed = [c for c in plan.changes if c.key in confirmed]
+            vanished = len(confirmed) - len(reviewed)
+            result = apply_backfill(BackfillPlan(changes=reviewed), actor=request.user.get_username())
+            self.message_user(
+                request,
+                f"{len(result.flipped)} agents reclassified (run {result.run_id}), "
+                f"{len(result.stale) + vanished} stale skipped.",
+                messages.SUCCESS,
+            )
+            return None
+        if not plan.changes:
+            self.message_user(request, "Nothing to backfill: every selected agent already has its resolved type.", messages.INFO)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Backfill agent types",
+            "plan": plan,
+            "queryset": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/members/backfill_confirmation.html", context)
+
+    @admin.display(description="agents")
+    def agent_count(self, profile: MemberProfile) -> int:
+        return profile.agent_count  # type: ignore[attr-defined]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(agent_count=Count("agents"))
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not MemberAgent:
+            return super().save_formset(request, form, formset, change)
+        for member_agent in formset.save(commit=False):
+            member_agent.save(actor=request.user.get_username())
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        formset.save_m2m()

@@ -1,0 +1,200 @@
+"""``/api/me/member-profile``: a member's own profile and agents, for their tools."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.models import MemberAgent, MemberProfile, validate_member_slug
+from members.registration import AgentUrlTaken, Registration, register_agents
+from registry.canonical import canonicalize_agent_url
+from registry.types import AgentType, Protocol, parse_agent_type
+
+
+class AgentTypeField(serializers.CharField):
+    """A declared type: required, a real type (legacy spellings read), never ``unknown``."""
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return parse_agent_type(data, allow_unknown=False).value
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class AgentUrlField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return canonicalize_agent_url(data)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class AgentRegistrationSerializer(serializers.Serializer):
+    url = AgentUrlField()
+    declared_type = AgentTypeField()
+    display_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    protocol = serializers.ChoiceField(choices=Protocol.choices, default=Protocol.MCP)
+
+
+class ProfileInputSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=64)
+    display_name = serializers.CharField(max_length=200)
+    is_public = serializers.BooleanField(default=True)
+    agents = AgentRegistrationSerializer(many=True, required=False)
+
+    def validate_slug(self, value: str) -> str:
+        try:
+            validate_member_slug(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
+
+    def validate_agents(self, agents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        duplicates = sorted(url for url, n in Counter(a["url"] for a in agents).items() if n > 1)
+        if duplicates:
+            raise serializers.ValidationError(f"Listed more than once: {', '.join(duplicates)}.")
+        return agents
+
+
+def explain(member_agent: MemberAgent) -> str:
+    """Why the registry publishes what it does, in the member's terms."""
+    agent = member_agent.agent
+    snapshot = getattr(agent, "snapshot", None)
+    answered = snapshot is not None and snapshot.probed_at is not None
+    inferred = snapshot.inferred_type if answered else None
+    tools = snapshot.tool_names[:5] if answered else []
+    declared, published = member_agent.declared_type, agent.type
+    if not answered:
+        return f"The registry lists {published} as you declared; the agent has not answered a probe yet."
+    if inferred and published == inferred == declared:
+        return f"The registry lists {published}: the agent exposes {', '.join(tools)}."
+    if inferred and published == inferred:
+        return f"You said {declared}; the registry lists {published} because the agent exposes {', '.join(tools)}."
+    if inferred:
+        return (
+            f"You said {declared} and the registry lists {published}, but the agent exposes {', '.join(tools)} "
+            f"({inferred} tools); a reviewer will reconcile the two."
+        )
+    if published == AgentType.BUYING:
+        return "The registry lists buying as you declared: a buying agent exposes no AdCP tools for a probe to see."
+    return (
+        f"You said {declared}; the registry lists it as unclassified because the probe found no AdCP tool "
+        f"that confirms it."
+    )
+
+
+def profile_document(profile: MemberProfile) -> dict[str, Any]:
+    agents = MemberAgent.objects.filter(profile=profile).select_related("agent__snapshot").order_by("agent__url")
+    return {
+        "slug": profile.slug,
+        "display_name": profile.display_name,
+        "is_public": profile.is_public,
+        "agents": [
+            {
+                "url": ma.agent.url,
+                "display_name": ma.display_name,
+                "protocol": ma.agent.protocol,
+                "declared_type": ma.declared_type,
+                "published_type": ma.agent.type,
+                "inferred_type": getattr(getattr(ma.agent, "snapshot", None), "inferred_type", None),
+                "explanation": explain(ma),
+            }
+            for ma in agents
+        ],
+    }
+
+
+def _register(profile: MemberProfile, agents: list[dict[str, Any]], actor: str) -> None:
+    try:
+        register_agents(
+            profile,
+            [Registration(a["url"], a["declared_type"], a["display_name"], a["protocol"]) for a in agents],
+            actor=actor,
+        )
+    except AgentUrlTaken as exc:
+        raise Conflict(exc.message_dict) from None
+    except ValidationError as exc:
+        raise ApiValidationError(exc.message_dict) from None
+
+
+class Conflict(Exception):
+    def __init__(self, detail: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MyMemberProfile(APIView):
+    """The profile the requesting user owns (``?profile=<slug>`` when they own several)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _owned(self, request: Request) -> MemberProfile:
+        slug = request.query_params.get("profile")
+        if slug:
+            profile = get_object_or_404(MemberProfile, slug=slug)
+            if not profile.owners.filter(pk=request.user.pk).exists():
+                raise PermissionDenied("Only the profile's owners may read or change it.")
+            return profile
+        owned = list(MemberProfile.objects.filter(owners=request.user)[:2])
+        if not owned:
+            raise PermissionDenied("You own no member profile; create one with POST.")
+        if len(owned) > 1:
+            raise ApiValidationError({"profile": ["You own several profiles; name one with ?profile=<slug>."]})
+        return owned[0]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, Conflict):
+            return Response(exc.detail, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+    @extend_schema(summary="Read your member profile and its agents")
+    def get(self, request: Request) -> Response:
+        return Response(profile_document(self._owned(request)))
+
+    @extend_schema(summary="Create a member profile you own", request=ProfileInputSerializer)
+    def post(self, request: Request) -> Response:
+        data = self._valid(request)
+        if MemberProfile.objects.filter(slug=data["slug"]).exists():
+            raise ApiValidationError({"slug": [f"{data['slug']!r} is taken."]})
+        with transaction.atomic():
+            profile = MemberProfile.objects.create(
+                slug=data["slug"], display_name=data["display_name"], is_public=data["is_public"]
+            )
+            profile.owners.add(request.user)
+            _register(profile, data.get("agents", []), request.user.get_username())
+        return Response(profile_document(profile), status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Update your member profile; a listed agents array replaces the registrations", request=ProfileInputSerializer)
+    def put(self, request: Request) -> Response:
+        profile = self._owned(request)
+        data = self._valid(request, slug=profile.slug)
+        if data["slug"] != profile.slug:
+            raise ApiValidationError({"slug": ["The slug of a profile cannot change."]})
+        with transaction.atomic():
+            profile.display_name, profile.is_public = data["display_name"], data["is_public"]
+            profile.save()
+            if "agents" in data:
+                listed = {a["url"] for a in data["agents"]}
+                MemberAgent.objects.filter(profile=profile).exclude(agent__url__in=listed).delete()
+                _register(profile, data["agents"], request.user.get_username())
+        return Response(profile_document(profile))
+
+    def _valid(self, request: Request, *, slug: str | None = None) -> dict[str, Any]:
+        payload = dict(request.data) if isinstance(request.data, dict) else {}
+        if slug is not None:
+            payload.setdefault("slug", slug)
+        serializer = ProfileInputSerializer(data=payload)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)

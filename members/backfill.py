@@ -1,0 +1,82 @@
+"""The backfill: re-resolve every member agent and reconcile its published type.
+
+``plan_backfill`` asks the database, in pk-range chunks, which registrations'
+published type differs from what the resolve rules give now (a constant number
+of queries per chunk, nothing loaded that does not change). ``apply_backfill``
+writes exactly that plan through :func:`registry.reclassify.apply_type_changes`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from django.db.models import F, Max, Min
+
+from audit.models import Source
+from members.models import MemberAgent, MemberProfile
+from members.resolve import with_resolution
+from registry.reclassify import ApplyResult, TypeChange, apply_type_changes
+
+PLAN_CHUNK = 20_000
+
+
+@dataclass
+class BackfillPlan:
+    changes: list[TypeChange] = field(default_factory=list)
+    # What the rules would change but a reviewer decided to keep; never applied.
+    kept_by_review: list[TypeChange] = field(default_factory=list)
+    profiles_scanned: int = 0
+    agents_scanned: int = 0
+
+    @property
+    def profiles_with_changes(self) -> int:
+        return len({c.member for c in self.changes})
+
+
+def plan_backfill(
+    profile_slugs: Iterable[str] | None = None,
+    *,
+    chunk_size: int = PLAN_CHUNK,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BackfillPlan:
+    base = MemberAgent.objects.all()
+    profiles = MemberProfile.objects.all()
+    if profile_slugs is not None:
+        slugs = list(profile_slugs)
+        base = base.filter(profile__slug__in=slugs)
+        profiles = profiles.filter(slug__in=slugs)
+    plan = BackfillPlan(profiles_scanned=profiles.count())
+    bounds = base.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return plan
+    changing = with_resolution(base).exclude(rules_type=F("agent__type"))
+    for low in range(bounds["low"], bounds["high"] + 1, chunk_size):
+        rows = (
+            changing.filter(pk__gte=low, pk__lt=low + chunk_size)
+            .order_by("profile__slug", "agent__url")
+            .values_list("agent_id", "agent__url", "published_type", "rules_type", "profile__slug",
+                         "declared_type", "inferred_type", "probed_at", "resolved_type")  # fmt: skip
+        )
+        for *fields, resolved in rows:
+            change = TypeChange(*fields)
+            (plan.changes if resolved != change.old_type else plan.kept_by_review).append(change)
+        if on_progress is not None:
+            span = bounds["high"] + 1 - bounds["low"]
+            on_progress(min(span, low + chunk_size - bounds["low"]), span)
+    plan.agents_scanned = base.count()
+    plan.changes.sort(key=lambda c: (c.member or "", c.agent_url))
+    return plan
+
+
+def apply_backfill(
+    plan: BackfillPlan,
+    *,
+    actor: str = "",
+    run_id: uuid.UUID | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ApplyResult:
+    return apply_type_changes(
+        plan.changes, source=Source.BACKFILL_SCRIPT, actor=actor, run_id=run_id, on_progress=on_progress
+    )

@@ -1,0 +1,37 @@
+"""The demo registry: the story the project exists to tell.
+
+Bidcliq and Swivel registered their agents as ``buying`` before any probe
+existed; the demo fleet (``crawler`` serves it on 127.0.0.1) shows they are
+sales agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry.types import AgentType, Protocol
+
+DEFAULT_FLEET_URL = "http://127.0.0.1:8765"
+
+
+@dataclass(frozen=True)
+class DemoAgent:
+    member: str
+    member_name: str
+    path: str
+    declared_type: AgentType
+    display_name: str
+    protocol: Protocol = Protocol.MCP
+
+
+DEMO_AGENTS: tuple[DemoAgent, ...] = (
+    DemoAgent("bidcliq", "Bidcliq", "/bidcliq/mcp", AgentType.BUYING, "Bidcliq Sales Agent"),
+    DemoAgent("swivel", "Swivel", "/swivel/mcp", AgentType.BUYING, "Swivel Media Agent"),
+    DemoAgent("northwind", "Northwind Media", "/northwind/mcp", AgentType.SALES, "Northwind Sales"),
+    DemoAgent("meridian", "Meridian Publishing", "/meridian", AgentType.SALES, "Meridian (A2A)", Protocol.A2A),
+    DemoAgent("canvas", "Canvas Studio", "/canvas/mcp", AgentType.CREATIVE, "Canvas Creative"),
+    DemoAgent("audiencelab", "Audience Lab", "/audiencelab/mcp", AgentType.SIGNALS, "Audience Lab Signals"),
+    DemoAgent("orbit", "Orbit Buying", "/orbit/mcp", AgentType.BUYING, "Orbit Buyer"),
+    DemoAgent("quietco", "Quiet Co", "/quiet/mcp", AgentType.SALES, "Quiet Co Agent"),
+    DemoAgent("lostsignal", "Lost Signal", "/silent/mcp", AgentType.SIGNALS, "Lost Signal (never answers)"),
+)

@@ -1,0 +1,85 @@
+"""The public registry as JSON: ``/api/registry/agents``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.pagination import CursorPagination
+
+from registry.models import Agent
+from registry.public import filter_agents, is_online, public_agents
+
+
+class AgentPagination(CursorPagination):
+    """Keyset pages over the unique URL: page 2,000 costs what page 1 costs (no OFFSET, no COUNT)."""
+
+    ordering = "url"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class PublicAgentSerializer(serializers.ModelSerializer):
+    member = serializers.CharField(source="registration.profile.slug")
+    member_name = serializers.CharField(source="registration.profile.display_name")
+    display_name = serializers.SerializerMethodField()
+    type_label = serializers.CharField(source="get_type_display")
+    inferred_type = serializers.SerializerMethodField()
+    last_probed_at = serializers.SerializerMethodField()
+    last_error_kind = serializers.SerializerMethodField()
+    online = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agent
+        fields = [
+            "url", "display_name", "member", "member_name", "type", "type_label", "protocol",
+            "inferred_type", "last_probed_at", "last_error_kind", "online",
+        ]  # fmt: skip
+
+    def get_display_name(self, agent: Agent) -> str:
+        return agent.registration.display_name or agent.name or agent.url
+
+    def _snapshot(self, agent: Agent) -> Any:
+        return getattr(agent, "snapshot", None)
+
+    def get_inferred_type(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return snapshot.inferred_type if snapshot else None
+
+    def get_last_probed_at(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return snapshot.last_attempt_at.isoformat() if snapshot and snapshot.last_attempt_at else None
+
+    def get_last_error_kind(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return (snapshot.error_kind or None) if snapshot else None
+
+    def get_online(self, agent: Agent) -> bool | None:
+        return is_online(agent)
+
+
+@extend_schema(
+    summary="Public agents",
+    parameters=[
+        OpenApiParameter("type", OpenApiTypes.STR, description="sales, creative, signals, buying or unknown (legacy buyer/seller accepted)"),
+        OpenApiParameter("member", OpenApiTypes.STR, description="a member profile slug"),
+        OpenApiParameter("q", OpenApiTypes.STR, description="search in URL, names and member"),
+    ],
+)
+class PublicAgentList(generics.ListAPIView):
+    serializer_class = PublicAgentSerializer
+    pagination_class = AgentPagination
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params
+        try:
+            return filter_agents(
+                public_agents(), type=params.get("type", ""), member=params.get("member", ""), q=params.get("q", "")
+            )
+        except ValidationError as exc:
+            raise ApiValidationError({"type": exc.messages}) from None

@@ -1,0 +1,97 @@
+"""URL canonicalisation: the one function that decides when two spellings are one agent."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
+from django.core.exceptions import ValidationError
+
+MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _invalid(message: str, code: str) -> ValidationError:
+    return ValidationError(message, code=code)
+
+
+def _canonical_host(host: str) -> str:
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise _invalid("The IPv6 address in the host is not closed with ']'.", "invalid_host")
+        try:
+            address = ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise _invalid(f"{host} is not a valid IPv6 address.", "invalid_host") from None
+        return f"[{address.compressed}]"
+    host = host.rstrip(".").lower()
+    if not host:
+        raise _invalid("The URL has no host.", "no_host")
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise _invalid(f"The host {host!r} is not a valid internationalised domain name ({exc}).", "invalid_host") from None
+    labels = host.split(".")
+    # 2130706433, 0x7f.1 or 0177.0.0.1 all reach 127.0.0.1 through inet_aton:
+    # an address must be spelled as one, and a domain's last label is never numeric.
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        raise _invalid(f"The host {host!r} is neither a domain name nor a dotted IPv4 address.", "invalid_host")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise _invalid(f"The host {host!r} is not a valid domain name.", "invalid_host")
+    return host
+
+
+def canonicalize_agent_url(raw: object) -> str:
+    """Return the canonical spelling of an agent URL, or raise ValidationError.
+
+    http/https only; host lower-cased (IDNA for non-ASCII); default port dropped;
+    no user-info or fragment; no trailing slash (the bare root is ``https://host``).
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise _invalid("An agent URL is required.", "required")
+    text = raw.strip()
+    if len(text) > MAX_URL_LENGTH:
+        raise _invalid(f"The URL is longer than {MAX_URL_LENGTH} characters.", "too_long")
+    if _FORBIDDEN_CHARS.search(text):
+        raise _invalid("The URL contains spaces or characters that are not allowed in a URL.", "invalid_chars")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise _invalid(f"The URL cannot be parsed ({exc}).", "invalid") from None
+    scheme = parts.scheme.lower()
+    if not scheme or not parts.netloc:
+        raise _invalid("The URL must be absolute, like https://agent.example.com/mcp.", "not_absolute")
+    if scheme not in DEFAULT_PORTS:
+        raise _invalid(f"The URL scheme must be http or https, not {scheme!r}.", "invalid_scheme")
+    netloc = parts.netloc
+    if "@" in netloc:
+        raise _invalid("The URL must not contain a user name or password.", "userinfo")
+    host, port_text = netloc, ""
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        host, rest = netloc[: end + 1], netloc[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise _invalid("The URL's host and port are malformed.", "invalid_host")
+            port_text = rest[1:]
+    elif ":" in netloc:
+        host, port_text = netloc.rsplit(":", 1)
+    port: int | None = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise _invalid(f"The port {port_text!r} is not a number between 1 and 65535.", "invalid_port")
+        port = int(port_text)
+    host = _canonical_host(host)
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, host, path, parts.query, ""))

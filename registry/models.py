@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
+from registry.types import AgentType, ProbeErrorKind, Protocol, TerminalState
+
+
+def validate_agent_url(value: str) -> None:
+    canonical = canonicalize_agent_url(value)
+    if canonical != value:
+        raise ValidationError(f"Store the canonical spelling {canonical!r}.", code="not_canonical")
+
+
+class AgentQuerySet(models.QuerySet):
+    def get_for_url(self, url: str) -> "Agent":
+        return self.get(url=canonicalize_agent_url(url))
+
+    def get_or_create_for_url(self, url: str, **defaults: Any) -> tuple["Agent", bool]:
+        return self.get_or_create(url=canonicalize_agent_url(url), defaults=defaults)
+
+    def open_disagreements(self) -> "AgentQuerySet":
+        """A known published type that differs from the probe's known inference,
+        unless a reviewer kept it against exactly that inference."""
+        inferred = models.F("snapshot__inferred_type")
+        return (
+            self.exclude(type=AgentType.UNKNOWN)
+            .filter(snapshot__inferred_type__isnull=False)
+            .exclude(type=inferred)
+            .exclude(review_kept_inferred=inferred)
+        )
+
+
+class Agent(models.Model):
+    url = models.CharField(max_length=MAX_URL_LENGTH, unique=True, validators=[validate_agent_url])
+    name = models.CharField(max_length=200, blank=True)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.MCP)
+    # The type the registry publishes. Changed only through the type rules
+    # (members.resolve, crawler policy, reviews), each of which writes an audit row.
+    type = models.CharField(max_length=32, choices=AgentType.choices, default=AgentType.UNKNOWN, db_index=True)
+    monitoring_paused = models.BooleanField(default=False)
+    # A reviewer kept the published type against this inferred type. While the
+    # snapshot still infers it, no automatic path (member save, backfill) flips
+    # the agent; a different inference lifts the decision.
+    review_kept_inferred = models.CharField(max_length=32, choices=AgentType.choices, null=True, blank=True)
+    review_kept_by = models.CharField(max_length=150, blank=True, default="")
+    review_kept_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.url = canonicalize_agent_url(self.url)
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # A plain save of a loaded row must not write back a type that an
+            # audited writer changed since it was loaded: ``type`` changes only
+            # through the type rules, which update it under a row lock.
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "type"
+            ]
+        super().save(*args, **kwargs)
+
+
+class CapabilitySnapshot(models.Model):
+    """The latest probe result for an agent, and its unknown-probe backoff state.
+
+    ``tool_names``/``tools``/``inferred_type``/``probed_at`` describe the last
+    probe that succeeded; ``error_kind``/``error_message``/``last_attempt_at``
+    describe the last attempt, so a failed probe never erases what was known.
+    """
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="snapshot")
+    tool_names = models.JSONField(default=list, blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    inferred_type = models.CharField(max_length=32, choices=AgentType.choices, null=True, blank=True, db_index=True)
+    probed_at = models.DateTimeField(null=True, blank=True)
+    error_kind = models.CharField(max_length=32, choices=ProbeErrorKind.choices, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    oauth_required = models.BooleanField(default=False)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    unknown_attempts = models.PositiveIntegerField(default=0)
+    next_probe_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    terminal_state = models.CharField(max_length=32, choices=TerminalState.choices, blank=True, default="")
+    # The open disagreement already audited ("<published> -> <inferred>"), so a
+    # crawl that sees the same disagreement again writes no second row.
+    disagreement_key = models.CharField(max_length=80, blank=True, default="")
+    disagreement_since = models.DateTimeField(null=True, blank=True)
+    # The advertised tools that made the inference: the evidence reviewers see.
+    inferred_from = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(inferred_type__isnull=True) | ~models.Q(inferred_type__in=["unknown", "buying"]),
+                name="snapshot_inferred_type_is_inferable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
+
+
+class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> AgentQuerySet:
+        return super().get_queryset().open_disagreements()
+
+
+class Disagreement(Agent):
+    """The open disagreements, as their own admin list."""
+
+    objects = DisagreementManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "open disagreement"
+        permissions = [("review_disagreements", "Can adopt or keep types in disagreement review")]

@@ -1,0 +1,40 @@
+"""The public registry: which agents are listed, and how they are filtered."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from registry.models import Agent
+from registry.types import parse_agent_type
+
+
+def public_agents() -> QuerySet[Agent]:
+    """Agents registered by a public member profile, with what a listing shows."""
+    return (
+        Agent.objects.filter(registration__profile__is_public=True)
+        .select_related("snapshot", "registration__profile")
+        .order_by("url")
+    )
+
+def filter_agents(queryset: QuerySet[Agent], *, type: str = "", member: str = "", q: str = "") -> QuerySet[Agent]:
+    """Apply the listing's filters; a bad type raises ValidationError naming the allowed ones."""
+    if type:
+        queryset = queryset.filter(type=parse_agent_type(type))
+    if member:
+        queryset = queryset.filter(registration__profile__slug=member.strip().lower())
+    if q.strip():
+        term = q.strip()[:200]
+        queryset = queryset.filter(
+            Q(url__icontains=term)
+            | Q(name__icontains=term)
+            | Q(registration__display_name__icontains=term)
+            | Q(registration__profile__display_name__icontains=term)
+        )
+    return queryset
+
+def is_online(agent: Agent) -> bool | None:
+    """Did the last probe get an answer? ``None`` when never probed."""
+    snapshot = getattr(agent, "snapshot", None)
+    if snapshot is None or snapshot.last_attempt_at is None:
+        return None
+    return not snapshot.error_kind

@@ -1,0 +1,16 @@
+"""Helpers shared by the probe tests."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from crawler.netsafety import AddressPolicy
+from crawler.probe import ProbeLimits, ProbeResult, run_probes
+
+LOOPBACK_ONLY = AddressPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+
+
+def probe(url: str, protocol: str = "mcp", **limits: object) -> ProbeResult:
+    limits.setdefault("deadline", 5.0)
+    limits.setdefault("address_policy", LOOPBACK_ONLY)
+    return run_probes([(url, protocol)], ProbeLimits(**limits))[0]  # type: ignore[arg-type]

@@ -1,0 +1,212 @@
+"""Real servers on 127.0.0.1 for the probe tests: official MCP/A2A agents and hostile ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from crawler.demo_fleet import a2a_card_routes, combine, mcp_routes, mcp_server, paginated_mcp_server
+
+SALES_TOOLS = ["get_products", "create_media_buy"]
+PAGES = [["echo", "ping"], ["list_creative_formats", "status"], ["build_creative"]]
+
+
+def official_agents_app() -> Any:
+    """Agents built with the official packages, one per path."""
+    return combine(
+        [
+            mcp_routes(mcp_server("json", SALES_TOOLS), "/json/mcp", json_response=True),
+            mcp_routes(mcp_server("sse", ["get_signals", "ping"]), "/sse/mcp"),
+            mcp_routes(paginated_mcp_server("paged", PAGES), "/paged/mcp", json_response=True),
+            mcp_routes(mcp_server("empty", ["echo"]), "/empty/mcp"),
+        ],
+        [
+            *a2a_card_routes("card", ["get_products"], card_url="/card/.well-known/agent-card.json"),
+            *a2a_card_routes("legacy", ["build_creative"], card_url="/legacy/.well-known/agent.json"),
+        ],
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _never(request: web.Request) -> web.StreamResponse:
+    await asyncio.sleep(3600)
+    return web.Response()
+
+
+async def _drip(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    for _ in range(3600):
+        await response.write(b" ")
+        await asyncio.sleep(1)
+    return response
+
+
+async def _huge(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    chunk = b"x" * (1024 * 1024)
+    for _ in range(20):
+        await response.write(chunk)
+    return response
+
+
+async def _huge_announced(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"[" + b"1," * (10 * 1024 * 1024) + b"1]", content_type="application/json")
+
+
+async def _invalid_json(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="{this is not json", content_type="application/json")
+
+
+async def _sse_garbage(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b"data: {broken\n\nevent: message\ndata: \xff\xfe\x00garbage\n\n:comment\nretry: x\n\n")
+    return response
+
+
+async def _status(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=int(request.match_info["code"]), text="no")
+
+
+async def _redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPTemporaryRedirect(request.query["to"])
+
+
+async def _jsonrpc_error(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": "no such method"}})
+
+
+async def _whoami(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    error = {"code": -1, "message": request.headers.get("User-Agent", "")}
+    return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "error": error})
+
+
+async def _not_an_agent(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="<html>Welcome to nginx</html>", content_type="text/html")
+
+
+async def _sse_kept_open(request: web.Request) -> web.StreamResponse:
+    """A hand-written MCP endpoint that answers over SSE and never closes the stream."""
+    message = await request.json()
+    if "id" not in message:
+        return web.Response(status=202)
+    if message["method"] == "initialize":
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "open"}}
+    else:
+        result = {"tools": [{"name": "get_products"}]}
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Mcp-Session-Id": "open-1"})
+    await response.prepare(request)
+    await response.write(b'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n')
+    reply = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode()
+    # The reply split across writes, as a real stream may deliver it.
+    await response.write(b"event: message\r\ndata: " + reply[:10])
+    await response.write(reply[10:] + b"\r\n\r\n")
+    await asyncio.sleep(3600)
+    return response
+
+
+COUNTED_HITS: list[str] = []
+
+
+async def _counted(request: web.Request) -> web.StreamResponse:
+    """A plain JSON MCP sales agent that counts the requests it receives."""
+    message = await request.json()
+    COUNTED_HITS.append(message.get("method", ""))
+    if "id" not in message:
+        return web.Response(status=202)
+    if message["method"] == "initialize":
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "counted"}}
+    else:
+        result = {"tools": [{"name": "get_products"}, {"name": "create_media_buy"}]}
+    return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
+async def _slow_sales(request: web.Request) -> web.StreamResponse:
+    """An MCP sales agent that takes 50 ms per request (for the kill -9 crawl test)."""
+    message = await request.json()
+    if "id" not in message:
+        return web.Response(status=202)
+    await asyncio.sleep(0.05)
+    if message["method"] == "initialize":
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "slow"}}
+    else:
+        result = {"tools": [{"name": "get_products"}]}
+    return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
+def hostile_app() -> web.Application:
+    app = web.Application()
+    for path, handler in {
+        "/never": _never,
+        "/drip": _drip,
+        "/huge": _huge,
+        "/huge-announced": _huge_announced,
+        "/invalid-json": _invalid_json,
+        "/sse-garbage": _sse_garbage,
+        "/status/{code}": _status,
+        "/redirect": _redirect,
+        "/jsonrpc-error": _jsonrpc_error,
+        "/not-an-agent": _not_an_agent,
+        "/whoami": _whoami,
+        "/counted": _counted,
+        "/slow/{index}/mcp": _slow_sales,
+        "/sse-open": _sse_kept_open,
+    }.items():
+        app.router.add_route("*", path, handler)
+    for path in ("/never", "/drip", "/huge"):
+        app.router.add_route("*", path + "/.well-known/agent-card.json", {"/never": _never, "/drip": _drip, "/huge": _huge}[path])
+    return app
+
+
+class AiohttpServerThread:
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> "AiohttpServerThread":
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=10)
+        return self
+
+    async def _start(self) -> None:
+        self.runner = web.AppRunner(self.app, shutdown_timeout=0.1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _stop(self) -> None:
+        await self.runner.cleanup()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,149 @@
+"""Crawls end to end: the demo fleet on 127.0.0.1, the command, and real RQ workers."""
+
+import os
+from typing import Iterator
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+from django.utils import timezone
+
+from audit.models import TypeReclassification
+from crawler import jobs
+from crawler.selection import due_for_crawl
+from registry.models import Agent, CapabilitySnapshot
+from tests.factories import make_agent
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture
+def demo_registry(db: None, demo_fleet: str) -> str:
+    call_command("seed_demo", fleet_url=demo_fleet, verbosity=0)
+    return demo_fleet
+
+
+def _types() -> dict[str, tuple[str, str | None]]:
+    return {
+        a.url.rsplit("/", 2)[-2] if a.url.endswith("/mcp") else a.url.rsplit("/", 1)[-1]: (a.type, a.snapshot.inferred_type)
+        for a in Agent.objects.select_related("snapshot")
+    }
+
+
+def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("crawl_agents", sync=True, timeout=1.0)
+    out = capsys.readouterr().out
+    assert "9 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, failed: timeout 1" in out
+    assert _types() == {
+        "bidcliq": ("buying", "sales"),  # registered as buying, probed as sales: disagreement
+        "swivel": ("buying", "sales"),
+        "northwind": ("sales", "sales"),
+        "meridian": ("sales", "sales"),
+        "canvas": ("creative", "creative"),
+        "audiencelab": ("signals", "signals"),
+        "orbit": ("buying", None),  # a buy-side agent exposes no AdCP tool
+        "quiet": ("sales", None),  # never erased by the crawler
+        "silent": ("signals", None),
+    }
+    disagreements = TypeReclassification.objects.filter(source="crawler_disagreement")
+    assert sorted(disagreements.values_list("member", flat=True)) == ["bidcliq", "swivel"]
+    assert disagreements.values("run_id").distinct().count() == 1
+
+    call_command("crawl_agents", sync=True, timeout=1.0)
+    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
+
+
+def test_it_crawls_only_the_given_urls(demo_registry: str, capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("crawl_agents", sync=True, url=[f"{demo_registry.upper()}/canvas/mcp/"])
+    assert "1 probed" in capsys.readouterr().out
+    assert CapabilitySnapshot.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"url": ["ftp://nope"]}, "scheme must be http or https"),
+        ({"url": ["https://not-registered.example.com/mcp"]}, "No agent registered at https://not-registered.example.com/mcp"),
+        ({"timeout": 0}, "--timeout must be a positive"),
+    ],
+)
+def test_it_refuses_bad_input(db: None, options: dict[str, object], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("crawl_agents", sync=True, **options)
+
+
+def test_paused_and_terminal_and_backed_off_agents_are_not_due(db: None) -> None:
+    now = timezone.now()
+    due_known = make_agent(type="sales")
+    new_agent = make_agent()
+    paused = make_agent(type="sales", monitoring_paused=True)
+    terminal = make_agent()
+    CapabilitySnapshot.objects.create(agent=terminal, terminal_state="unreachable", unknown_attempts=10)
+    waiting = make_agent()
+    CapabilitySnapshot.objects.create(agent=waiting, unknown_attempts=2, next_probe_after=now + timezone.timedelta(days=1))
+    ready = make_agent()
+    CapabilitySnapshot.objects.create(agent=ready, unknown_attempts=2, next_probe_after=now - timezone.timedelta(minutes=1))
+    known_with_snapshot = make_agent(type="buying")
+    CapabilitySnapshot.objects.create(agent=known_with_snapshot)
+    assert set(due_for_crawl(now)) == {due_known, new_agent, ready, known_with_snapshot}
+    assert paused not in due_for_crawl(now) and terminal not in due_for_crawl(now) and waiting not in due_for_crawl(now)
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[object]:
+    if not REDIS_URL:
+        pytest.skip("needs Redis (bin/test sets REDIS_URL)")
+    queues = {"crawl": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60}, "default": {"URL": REDIS_URL}}
+    with override_settings(REDIS_URL=REDIS_URL, RQ_QUEUES=queues, AGENT_CRAWL_CHUNK_SIZE=3):
+        connection = jobs.redis_connection()
+        connection.flushdb()
+        yield connection
+        connection.flushdb()
+
+
+def test_a_crawl_runs_through_a_real_rq_worker(
+    demo_registry: str, redis_queue: object, django_capture_on_commit_callbacks: object
+) -> None:
+    import django_rq
+    from rq import SimpleWorker
+
+    # django-rq enqueues when the surrounding transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        start = jobs.start_crawl(deadline=1.0)
+    assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 9, 3)
+    queue = django_rq.get_queue("crawl")
+    assert queue.count == 3
+
+    again = jobs.start_crawl()
+    assert not again.started and start.run_id in again.reason
+
+    worker = SimpleWorker([queue], connection=queue.connection)
+    worker.work(burst=True)
+    assert queue.count == 0
+    assert CapabilitySnapshot.objects.count() == 9
+    assert _types()["bidcliq"] == ("buying", "sales")
+    assert set(TypeReclassification.objects.filter(source="crawler_disagreement").values_list("run_id", flat=True)) == {
+        __import__("uuid").UUID(start.run_id)
+    }
+    # The last chunk released the lock: the next scheduled crawl starts.
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None  # type: ignore[attr-defined]
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        assert jobs.scheduled_crawl()["started"] is True
+
+
+def test_the_command_says_when_redis_is_down(db: None) -> None:
+    make_agent()
+    queues = {"crawl": {"URL": "redis://127.0.0.1:1/0"}, "default": {"URL": "redis://127.0.0.1:1/0"}}
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0", RQ_QUEUES=queues):
+        with pytest.raises(CommandError, match="Redis is unavailable.*Run with --sync"):
+            call_command("crawl_agents")
+
+
+def test_without_redis_jobs_run_inline(db: None, demo_fleet: str) -> None:
+    agent = make_agent(f"{demo_fleet}/northwind/mcp")
+    with override_settings(REDIS_URL=""):
+        start = jobs.start_crawl()
+    assert start.inline and start.summary.promoted == 1
+    agent.refresh_from_db()
+    assert agent.type == "sales"

@@ -1,0 +1,188 @@
+"""The type-update policy: what a probe result does to the registry."""
+
+import pytest
+from django.utils import timezone
+
+from audit.models import TypeReclassification
+from crawler.policy import BACKOFF_DAYS, TERMINAL_AFTER_ATTEMPTS, apply_probe_results
+from crawler.probe import ProbeResult
+from registry.models import Agent, CapabilitySnapshot
+from tests.factories import make_agent, make_profile, make_snapshot, register
+
+
+def answered(agent: Agent, *tools: str) -> ProbeResult:
+    return ProbeResult(url=agent.url, protocol="mcp", tool_names=list(tools), tools=[{"name": t} for t in tools])
+
+
+def failed(agent: Agent, kind: str = "timeout") -> ProbeResult:
+    return ProbeResult(url=agent.url, protocol="mcp", error_kind=kind, error_message=f"{kind} happened")
+
+
+def apply(agent: Agent, result: ProbeResult, **kwargs: object) -> str:
+    [outcome] = apply_probe_results([(agent.pk, result)], **kwargs).outcomes  # type: ignore[arg-type]
+    agent.refresh_from_db()
+    return outcome.action
+
+
+def test_it_promotes_an_unknown_type_with_an_audit_row(db: None) -> None:
+    agent = make_agent()
+    register(make_profile("acme"), agent, "sales")  # no snapshot yet: published sales
+    Agent.objects.filter(pk=agent.pk).update(type="unknown")
+    assert apply(agent, answered(agent, "get_products", "ping")) == "promoted"
+    assert agent.type == "sales"
+    row = TypeReclassification.objects.get(source="crawler_promote")
+    assert (row.old_type, row.new_type, row.member) == ("unknown", "sales", "acme")
+    assert row.notes["tool_names"] == ["get_products"]
+    snapshot = agent.snapshot
+    assert (snapshot.inferred_type, snapshot.tool_names) == ("sales", ["get_products", "ping"])
+
+
+def test_it_records_a_disagreement_once_and_never_flips(db: None) -> None:
+    agent = make_agent()
+    register(make_profile("bidcliq"), agent, "buying")
+    for _ in range(3):
+        apply(agent, answered(agent, "get_products"))
+    assert agent.type == "buying"
+    rows = TypeReclassification.objects.filter(source="crawler_disagreement")
+    assert [(r.old_type, r.new_type) for r in rows] == [("buying", "sales")]
+    assert agent.snapshot.disagreement_key == "buying->sales"
+
+
+def test_a_new_disagreement_is_recorded_again(db: None) -> None:
+    agent = make_agent(type="buying")
+    assert apply(agent, answered(agent, "get_products")) == "disagreement"
+    assert apply(agent, answered(agent, "build_creative")) == "disagreement"
+    assert apply(agent, answered(agent, "build_creative")) == "confirmed"
+    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
+
+
+def test_agreement_closes_the_disagreement(db: None) -> None:
+    agent = make_agent(type="creative")
+    apply(agent, answered(agent, "get_products"))
+    apply(agent, answered(agent, "build_creative"))
+    assert agent.snapshot.disagreement_key == ""
+    apply(agent, answered(agent, "get_products"))
+    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
+
+
+def test_inferring_nothing_never_erases_a_type_or_an_earlier_inference(db: None) -> None:
+    agent = make_agent(type="sales")
+    make_snapshot(agent, "sales", ["get_products"])
+    assert apply(agent, answered(agent, "ping")) == "unclassified"
+    assert agent.type == "sales"
+    agent.snapshot.refresh_from_db()
+    assert (agent.snapshot.inferred_type, agent.snapshot.tool_names) == ("sales", ["get_products"])
+    assert not TypeReclassification.objects.exists()
+
+
+def test_a_failed_probe_keeps_the_last_good_snapshot(db: None) -> None:
+    agent = make_agent(type="sales")
+    good = make_snapshot(agent, "sales", ["get_products"])
+    assert apply(agent, failed(agent, "oauth_required")) == "failed"
+    snapshot = CapabilitySnapshot.objects.get(pk=good.pk)
+    assert (snapshot.inferred_type, snapshot.tool_names, snapshot.probed_at) == ("sales", ["get_products"], good.probed_at)
+    assert (snapshot.error_kind, snapshot.oauth_required) == ("oauth_required", True)
+    assert snapshot.last_attempt_at > good.probed_at
+    assert agent.type == "sales"
+
+
+def test_a_success_after_a_failure_clears_the_error(db: None) -> None:
+    agent = make_agent(type="sales")
+    apply(agent, failed(agent))
+    apply(agent, answered(agent, "get_products"))
+    agent.snapshot.refresh_from_db()
+    assert (agent.snapshot.error_kind, agent.snapshot.error_message) == ("", "")
+
+
+def test_the_first_failed_probe_creates_a_snapshot_without_evidence(db: None) -> None:
+    agent = make_agent()
+    apply(agent, failed(agent, "dns"))
+    snapshot = CapabilitySnapshot.objects.get(agent=agent)
+    assert (snapshot.probed_at, snapshot.inferred_type, snapshot.error_kind) == (None, None, "dns")
+
+
+def test_unknown_agents_back_off_then_become_terminal(db: None) -> None:
+    agent = make_agent()
+    now = timezone.now()
+    delays = []
+    for attempt in range(1, TERMINAL_AFTER_ATTEMPTS + 1):
+        apply(agent, failed(agent), now=now)
+        snapshot = CapabilitySnapshot.objects.get(agent=agent)
+        assert snapshot.unknown_attempts == attempt
+        if snapshot.next_probe_after:
+            delays.append((snapshot.next_probe_after - now).days)
+    assert delays == [1, 2, 4, 7, 7, 7, 7, 7, 7]
+    assert BACKOFF_DAYS == (1, 2, 4, 7)
+    assert (snapshot.terminal_state, snapshot.next_probe_after) == ("unreachable", None)
+
+
+def test_an_agent_that_answers_without_known_tools_becomes_unclassifiable(db: None) -> None:
+    agent = make_agent()
+    for _ in range(TERMINAL_AFTER_ATTEMPTS):
+        apply(agent, answered(agent, "ping"))
+    assert CapabilitySnapshot.objects.get(agent=agent).terminal_state == "unclassifiable"
+
+
+def test_a_classification_resets_the_backoff(db: None) -> None:
+    agent = make_agent()
+    for _ in range(3):
+        apply(agent, failed(agent))
+    apply(agent, answered(agent, "get_signals"))
+    snapshot = CapabilitySnapshot.objects.get(agent=agent)
+    assert (snapshot.unknown_attempts, snapshot.next_probe_after, snapshot.terminal_state) == (0, None, "")
+    assert agent.type == "signals"
+
+
+def test_known_agents_are_never_put_on_backoff(db: None) -> None:
+    agent = make_agent(type="buying")
+    for _ in range(TERMINAL_AFTER_ATTEMPTS + 2):
+        apply(agent, failed(agent))
+    snapshot = CapabilitySnapshot.objects.get(agent=agent)
+    assert (snapshot.unknown_attempts, snapshot.next_probe_after, snapshot.terminal_state) == (0, None, "")
+
+
+def test_the_reprobe_source_and_run_id_are_recorded(db: None) -> None:
+    import uuid
+
+    agent = make_agent()
+    run_id = uuid.uuid4()
+    apply(agent, answered(agent, "get_products"), promote_source="reprobe", run_id=run_id, actor="ops")
+    row = TypeReclassification.objects.get()
+    assert (row.source, row.run_id, row.actor) == ("reprobe", run_id, "ops")
+
+
+def test_a_batch_is_written_with_a_constant_number_of_queries(db: None) -> None:
+    def batch(n: int) -> list[tuple[int, ProbeResult]]:
+        agents = [make_agent() for _ in range(n)]
+        for a in agents[::2]:
+            make_snapshot(a, None)
+        return [(a.pk, answered(a, "get_products") if i % 3 else failed(a)) for i, a in enumerate(agents)]
+
+    small, large = batch(4), batch(60)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for results in (small, large):
+        with CaptureQueriesContext(connection) as ctx:
+            apply_probe_results(results)
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize(
+    "tools, expected",
+    [
+        (["get_products", "build_creative", "get_signals"], "sales"),
+        (["BUILD_CREATIVE", "get_signals"], "creative"),
+        (["activate_audience"], "signals"),
+        (["validate_input"], "creative"),
+        (["list_authorized_properties"], "sales"),
+        (["get_products_v2", "create_media_buys", "ping"], None),
+        ([], None),
+    ],
+)
+def test_classification_follows_the_table(tools: list[str], expected: str | None) -> None:
+    from crawler.classify import classify
+
+    assert classify(tools) == expected

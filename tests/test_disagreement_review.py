@@ -1,0 +1,109 @@
+"""Disagreement review: adopt the inferred type or keep the published one, diff first."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import TypeReclassification
+from crawler.policy import apply_probe_results
+from crawler.probe import ProbeResult
+from members.backfill import plan_backfill
+from members.models import MemberAgent
+from registry.models import Agent
+from tests.backfill_fixtures import frozen
+from tests.factories import make_staff
+
+CHANGELIST = reverse("admin:registry_disagreement_changelist")
+
+
+@pytest.fixture
+def story(db: None) -> dict[str, Agent]:
+    """Bidcliq and Swivel registered as buying; the crawler saw sales tools."""
+    agents = {}
+    for slug in ("bidcliq", "swivel"):
+        member_agent = frozen(slug, "buying", None)
+        agent = member_agent.agent
+        apply_probe_results([(agent.pk, ProbeResult(agent.url, "mcp", tool_names=["get_products", "ping"]))])
+        agents[slug] = Agent.objects.get(pk=agent.pk)
+    frozen("northwind", "sales", "sales")
+    return agents
+
+
+def reviewer_client(client: Client, *, can_review: bool = True) -> Client:
+    perms = ("view_disagreement", "view_agent") + (("review_disagreements",) if can_review else ())
+    client.force_login(make_staff("rita" if can_review else "vic", superuser=False, permissions=perms))
+    return client
+
+
+def _select(agents: list[Agent], action: str, **extra: object) -> dict[str, object]:
+    return {"action": action, "_selected_action": [a.pk for a in agents], **extra}
+
+
+def test_the_list_shows_open_disagreements_with_their_evidence(client: Client, story: dict[str, Agent]) -> None:
+    page = reviewer_client(client).get(CHANGELIST).content.decode()
+    assert "https://bidcliq.example.com/mcp" in page and "https://swivel.example.com/mcp" in page
+    assert "https://northwind.example.com/mcp" not in page
+    assert "<code>get_products</code>" in page and "<code>ping</code>" not in page
+
+
+def test_adopt_shows_the_diff_then_applies_with_the_note(client: Client, story: dict[str, Agent]) -> None:
+    client = reviewer_client(client)
+    bidcliq = story["bidcliq"]
+    first = client.post(CHANGELIST, _select([bidcliq], "adopt_inferred_type"))
+    assert "Nothing has been written yet" in first.content.decode()
+    assert Agent.objects.get(pk=bidcliq.pk).type == "buying"
+    assert not TypeReclassification.objects.filter(source="admin_review").exists()
+
+    second = client.post(
+        CHANGELIST,
+        _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"], note="confirmed with Bidcliq"),
+        follow=True,
+    )
+    assert "1 agents reclassified" in second.content.decode()
+    assert Agent.objects.get(pk=bidcliq.pk).type == "sales"
+    row = TypeReclassification.objects.get(source="admin_review")
+    assert (row.old_type, row.new_type, row.actor, row.notes["note"], row.notes["decision"]) == (
+        "buying", "sales", "rita", "confirmed with Bidcliq", "adopt_inferred",
+    )  # fmt: skip
+    assert "https://bidcliq.example.com/mcp" not in client.get(CHANGELIST).content.decode()
+
+
+def test_adopting_a_row_that_changed_meanwhile_skips_it(client: Client, story: dict[str, Agent]) -> None:
+    client = reviewer_client(client)
+    swivel = story["swivel"]
+    Agent.objects.filter(pk=swivel.pk).update(type="creative")
+    response = client.post(
+        CHANGELIST, _select([swivel], "adopt_inferred_type", post="yes", change=[f"{swivel.pk}:buying:sales"]), follow=True
+    )
+    assert "0 agents reclassified" in response.content.decode() and "1 stale skipped" in response.content.decode()
+    assert Agent.objects.get(pk=swivel.pk).type == "creative"
+
+
+def test_keep_binds_member_saves_and_the_backfill_until_the_inference_changes(client: Client, story: dict[str, Agent]) -> None:
+    client = reviewer_client(client)
+    swivel = story["swivel"]
+    client.post(CHANGELIST, _select([swivel], "keep_published_type", post="yes", change=[f"{swivel.pk}:buying:sales"], note="really buys"))
+    row = TypeReclassification.objects.get(source="admin_review")
+    assert (row.old_type, row.new_type, row.notes["decision"], row.notes["note"]) == ("buying", "buying", "keep_published", "really buys")
+    assert "https://swivel.example.com/mcp" not in client.get(CHANGELIST).content.decode()
+
+    plan = plan_backfill()
+    assert [c.member for c in plan.changes] == ["bidcliq"]
+    assert [c.member for c in plan.kept_by_review] == ["swivel"]
+    MemberAgent.objects.get(agent=swivel).save(actor="swivel-admin")
+    assert Agent.objects.get(pk=swivel.pk).type == "buying"
+
+    # The probe now infers something else: the decision lapses, the disagreement reopens.
+    apply_probe_results([(swivel.pk, ProbeResult(swivel.url, "mcp", tool_names=["build_creative"]))])
+    assert "https://swivel.example.com/mcp" in client.get(CHANGELIST).content.decode()
+    assert [c.new_type for c in plan_backfill().changes if c.member == "swivel"] == ["creative"]
+
+
+def test_view_only_staff_can_see_but_not_act(client: Client, story: dict[str, Agent]) -> None:
+    client = reviewer_client(client, can_review=False)
+    page = client.get(CHANGELIST).content.decode()
+    assert "https://bidcliq.example.com/mcp" in page
+    assert "adopt_inferred_type" not in page
+    bidcliq = story["bidcliq"]
+    client.post(CHANGELIST, _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"]))
+    assert Agent.objects.get(pk=bidcliq.pk).type == "buying"

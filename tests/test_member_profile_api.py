@@ -1,0 +1,141 @@
+"""/api/me/member-profile: owners read and change their profile; the resolve rules apply."""
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from audit.models import TypeReclassification
+from members.models import MemberAgent, MemberProfile
+from registry.models import Agent
+from tests.factories import make_agent, make_profile, make_snapshot, register
+
+URL = "/api/me/member-profile"
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    user = User.objects.create_user("olga", password="pw")
+    profile = make_profile("bidcliq", display_name="Bidcliq")
+    profile.owners.add(user)
+    agent = make_agent("https://bidcliq.example.com/mcp")
+    make_snapshot(agent, "sales", ["get_products", "create_media_buy"])
+    register(profile, agent, "buying")
+    return user
+
+
+def test_anonymous_gets_401(owner: User) -> None:
+    response = client_for(None).get(URL)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("method", ["get", "put"])
+def test_another_member_gets_403(owner: User, method: str) -> None:
+    other = User.objects.create_user("eve", password="pw")
+    response = getattr(client_for(other), method)(f"{URL}?profile=bidcliq", {"slug": "bidcliq", "display_name": "x"}, format="json")
+    assert response.status_code == 403
+
+
+def test_staff_who_do_not_own_it_get_403_too(owner: User) -> None:
+    staff = User.objects.create_user("sam", password="pw", is_staff=True)
+    assert client_for(staff).get(f"{URL}?profile=bidcliq").status_code == 403
+
+
+def test_the_owner_sees_declared_and_published_with_the_reason(owner: User) -> None:
+    document = client_for(owner).get(URL).json()
+    assert document["slug"] == "bidcliq"
+    [agent] = document["agents"]
+    assert (agent["declared_type"], agent["published_type"], agent["inferred_type"]) == ("buying", "sales", "sales")
+    assert agent["explanation"] == "You said buying; the registry lists sales because the agent exposes get_products, create_media_buy."
+
+
+def test_creating_a_profile_resolves_and_audits_with_the_user(db: None) -> None:
+    user = User.objects.create_user("nina", password="pw")
+    known = make_agent("https://known.example.com/mcp")
+    make_snapshot(known, None, ["ping"])
+    response = client_for(user).post(
+        URL,
+        {
+            "slug": "northwind",
+            "display_name": "Northwind",
+            "agents": [
+                {"url": "HTTPS://Known.example.com/mcp/", "declared_type": "seller"},
+                {"url": "https://fresh.example.com/a2a", "declared_type": "creative", "protocol": "a2a"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    agents = {a["url"]: a for a in response.json()["agents"]}
+    assert agents["https://known.example.com/mcp"]["published_type"] == "unknown"  # no smuggling
+    assert agents["https://fresh.example.com/a2a"]["published_type"] == "creative"
+    assert MemberProfile.objects.get(slug="northwind").owners.get() == user
+    assert set(TypeReclassification.objects.values_list("actor", "source")) == {("nina", "member_write")}
+
+
+@pytest.mark.parametrize(
+    "agent, field, message",
+    [
+        ({"url": "https://x.example.com/mcp"}, "declared_type", "This field is required."),
+        ({"url": "https://x.example.com/mcp", "declared_type": "unknown"}, "declared_type", "not a declaration"),
+        ({"url": "https://x.example.com/mcp", "declared_type": "publisher"}, "declared_type", "is not an agent type"),
+        ({"url": "ftp://x.example.com", "declared_type": "sales"}, "url", "scheme must be http or https"),
+    ],
+)
+def test_invalid_agents_get_a_field_error_and_change_nothing(db: None, agent: dict[str, Any], field: str, message: str) -> None:
+    user = User.objects.create_user("nina", password="pw")
+    response = client_for(user).post(URL, {"slug": "northwind", "display_name": "N", "agents": [agent]}, format="json")
+    assert response.status_code == 400
+    assert message in response.json()["agents"]["0"][field][0]
+    assert not MemberProfile.objects.exists() and not Agent.objects.exists()
+
+
+def test_a_url_of_another_member_is_a_409_and_changes_nothing(owner: User) -> None:
+    user = User.objects.create_user("nina", password="pw")
+    response = client_for(user).post(
+        URL,
+        {"slug": "copycat", "display_name": "C", "agents": [{"url": "https://BIDCLIQ.example.com/mcp", "declared_type": "sales"}]},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json() == {"agents": ["https://bidcliq.example.com/mcp is registered by another member."]}
+    assert not MemberProfile.objects.filter(slug="copycat").exists()
+
+
+def test_put_replaces_the_agents_and_leaves_untouched_types_alone(owner: User) -> None:
+    profile = MemberProfile.objects.get(slug="bidcliq")
+    extra = make_agent("https://second.example.com/mcp")
+    register(profile, extra, "signals")
+    rows_before = TypeReclassification.objects.count()
+    response = client_for(owner).put(
+        URL,
+        {
+            "slug": "bidcliq",
+            "display_name": "Bidcliq Inc",
+            "agents": [
+                {"url": "https://bidcliq.example.com/mcp", "declared_type": "buying"},
+                {"url": "https://third.example.com/mcp", "declared_type": "creative"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert sorted(a["url"] for a in response.json()["agents"]) == ["https://bidcliq.example.com/mcp", "https://third.example.com/mcp"]
+    assert not MemberAgent.objects.filter(agent=extra).exists()
+    assert Agent.objects.get(pk=extra.pk).type == "signals"  # unregistered, not retyped
+    new_rows = TypeReclassification.objects.order_by("pk")[rows_before:]
+    assert [(r.agent_url, r.new_type) for r in new_rows] == [("https://third.example.com/mcp", "creative")]
+
+
+def test_the_slug_cannot_be_changed(owner: User) -> None:
+    response = client_for(owner).put(URL, {"slug": "renamed", "display_name": "x"}, format="json")
+    assert response.status_code == 400 and "cannot change" in response.json()["slug"][0]

@@ -1,0 +1,58 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from audit.models import TypeReclassification
+from members.demo import DEMO_AGENTS
+from members.models import MemberAgent, MemberProfile
+from registry.models import Agent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_migration_is_missing(db: None) -> None:
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_deploy_check_reports_nothing_serious() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "a-real-looking-secret-key-with-enough-entropy-8f3k2j5h7g9d1s0a4q6w",
+        "ALLOWED_HOSTS": "registry.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    # Preloading HSTS is an opt-in commitment, not a misconfiguration.
+    serious = [line for line in result.stderr.splitlines() if "security." in line and "W021" not in line]
+    assert serious == [], result.stderr
+
+
+def test_it_refuses_to_start_in_production_without_a_secret_key() -> None:
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0", "SECRET_KEY": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_seed_demo_tells_the_story_and_is_idempotent(db: None) -> None:
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    assert MemberAgent.objects.count() == len(DEMO_AGENTS)
+    assert {"bidcliq", "swivel"} <= set(MemberProfile.objects.values_list("slug", flat=True))
+    assert Agent.objects.get(registration__profile__slug="bidcliq").type == "buying"
+    assert TypeReclassification.objects.count() == len(DEMO_AGENTS)
+
+
+@pytest.mark.parametrize("bad", ["ftp://x", "not a url"])
+def test_seed_demo_refuses_a_bad_fleet_url(db: None, bad: str) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--fleet-url"):
+        call_command("seed_demo", fleet_url=bad)

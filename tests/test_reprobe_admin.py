@@ -1,0 +1,105 @@
+"""The admin's "Reprobe selected agents…": probe in a job, review, apply without probing again."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from audit.models import TypeReclassification
+from crawler.models import ReprobeRun
+from registry.models import Agent
+from tests.factories import make_agent, make_snapshot, make_staff
+from tests.servers import COUNTED_HITS
+
+CHANGELIST = "admin:registry_agent_changelist"
+
+
+@pytest.fixture
+def reviewer(client: Client, db: None) -> Client:
+    client.force_login(
+        make_staff("rita", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun", "reprobe_agents"))
+    )
+    return client
+
+
+@pytest.fixture
+def counted_agent(db: None, hostile: str) -> Agent:
+    agent = make_agent(f"{hostile}/counted")
+    make_snapshot(agent, None, ["ping"])
+    return agent
+
+
+def _start(client: Client, agent: Agent) -> ReprobeRun:
+    with override_settings(REDIS_URL=""):  # the job runs inline
+        response = client.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [agent.pk]})
+    run = ReprobeRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("admin:crawler_reproberun_change", args=[run.pk])
+    return run
+
+
+def test_the_plan_is_shown_and_applied_without_a_second_probe(reviewer: Client, counted_agent: Agent) -> None:
+    COUNTED_HITS.clear()
+    run = _start(reviewer, counted_agent)
+    assert COUNTED_HITS == ["initialize", "notifications/initialized", "tools/list"]
+    page = reviewer.get(reverse("admin:crawler_reproberun_change", args=[run.pk])).content.decode()
+    assert "Ready for review" in page and counted_agent.url in page and "promoted" in page
+    assert Agent.objects.get(pk=counted_agent.pk).type == "unknown"  # nothing written yet
+
+    response = reviewer.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_apply": "1"}, follow=True)
+    assert "1 promoted" in response.content.decode()
+    assert COUNTED_HITS == ["initialize", "notifications/initialized", "tools/list"]  # no second probe
+    assert Agent.objects.get(pk=counted_agent.pk).type == "sales"
+    row = TypeReclassification.objects.get(source="reprobe")
+    run.refresh_from_db()
+    assert (run.status, run.decided_by, run.run_id, row.actor) == ("applied", "rita", row.run_id, "rita")
+
+    again = reviewer.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_apply": "1"}, follow=True)
+    assert "nothing to apply" in again.content.decode()
+    assert TypeReclassification.objects.filter(source="reprobe").count() == 1
+
+
+def test_a_stale_row_is_announced_and_skipped(reviewer: Client, counted_agent: Agent) -> None:
+    run = _start(reviewer, counted_agent)
+    Agent.objects.filter(pk=counted_agent.pk).update(type="creative")
+    page = reviewer.get(reverse("admin:crawler_reproberun_change", args=[run.pk])).content.decode()
+    assert "1 planned row changed since the probe" in page
+    reviewer.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_apply": "1"})
+    assert Agent.objects.get(pk=counted_agent.pk).type == "creative"
+
+
+def test_an_old_plan_cannot_be_applied(reviewer: Client, counted_agent: Agent) -> None:
+    run = _start(reviewer, counted_agent)
+    ReprobeRun.objects.filter(pk=run.pk).update(created_at=run.created_at - timedelta(hours=2))
+    page = reviewer.get(reverse("admin:crawler_reproberun_change", args=[run.pk])).content.decode()
+    assert "older than allowed" in page and 'name="_apply"' not in page
+    response = reviewer.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_apply": "1"}, follow=True)
+    assert "too old to apply; reprobe again" in response.content.decode()
+    assert Agent.objects.get(pk=counted_agent.pk).type == "unknown"
+
+
+def test_discarding_writes_nothing(reviewer: Client, counted_agent: Agent) -> None:
+    run = _start(reviewer, counted_agent)
+    reviewer.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_discard": "1"})
+    run.refresh_from_db()
+    assert run.status == "discarded"
+    assert Agent.objects.get(pk=counted_agent.pk).type == "unknown"
+    assert not TypeReclassification.objects.exists()
+
+
+def test_staff_without_the_permission_can_neither_start_nor_apply(client: Client, counted_agent: Agent) -> None:
+    client.force_login(make_staff("vic", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun")))
+    assert "reprobe_selected" not in client.get(reverse(CHANGELIST)).content.decode()
+    client.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [counted_agent.pk]})
+    assert not ReprobeRun.objects.exists()
+    run = ReprobeRun.objects.create(created_by="x", agent_ids=[counted_agent.pk], status="ready", plan={"entries": []})
+    assert client.post(reverse("admin:crawler_reproberun_change", args=[run.pk]), {"_apply": "1"}).status_code == 403
+
+
+def test_a_dead_redis_is_reported_not_a_500(reviewer: Client, counted_agent: Agent) -> None:
+    queues = {"crawl": {"URL": "redis://127.0.0.1:1/0"}, "default": {"URL": "redis://127.0.0.1:1/0"}}
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0", RQ_QUEUES=queues):
+        response = reviewer.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [counted_agent.pk]}, follow=True)
+    assert response.status_code == 200
+    assert "Could not start the reprobe" in response.content.decode()
+    assert ReprobeRun.objects.get().status == "failed"
