@@ -18,13 +18,17 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 @pytest.fixture
-def browser(request: pytest.FixtureRequest) -> Iterator[object]:
+def browser(request: pytest.FixtureRequest, settings: object) -> Iterator[object]:
     if not (CHROMIUM and CHROMEDRIVER):
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium and chromium-driver (bin/services.sh installs them)")
         pytest.skip("needs Debian's chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+
+    # The live server speaks plain HTTP; whether Chromium keeps a Secure cookie
+    # from http://localhost is its choice, and the login must not depend on it.
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # type: ignore[attr-defined]
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -36,6 +40,16 @@ def browser(request: pytest.FixtureRequest) -> Iterator[object]:
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def _navigate_by_clicking(driver: object, element: object) -> None:
+    """Click and wait for the next page: click() returns before the browser has left the old one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
+    element.click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old_page))
 
 
 def _shot(request: pytest.FixtureRequest, driver: object, name: str) -> None:
@@ -66,23 +80,23 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
     driver.get(f"{base}/admin/login/")  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "username").send_keys("rita")  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "password").send_keys("review-pass-1")  # type: ignore[attr-defined]
-    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()  # type: ignore[attr-defined]
-    assert "Registry administration" in driver.title  # type: ignore[attr-defined]
+    _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))  # type: ignore[attr-defined]
+    assert "Registry administration" in driver.title, driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
 
-    driver.find_element(By.LINK_TEXT, "Review disagreements").click()  # type: ignore[attr-defined]
+    _navigate_by_clicking(driver, driver.find_element(By.LINK_TEXT, "Review disagreements"))  # type: ignore[attr-defined]
     _shot(request, driver, "1-disagreements")
     row = driver.find_element(By.XPATH, f"//tr[.//a[text()='{bidcliq.url}']]")  # type: ignore[attr-defined]
     assert "get_products" in row.text and "buying" in row.text
     row.find_element(By.CSS_SELECTOR, "input.action-select").click()
     Select(driver.find_element(By.NAME, "action")).select_by_value("adopt_inferred_type")  # type: ignore[attr-defined]
-    driver.find_element(By.NAME, "index").click()  # type: ignore[attr-defined]
+    _navigate_by_clicking(driver, driver.find_element(By.NAME, "index"))  # type: ignore[attr-defined]
 
     plan = driver.find_element(By.ID, "review-plan").text  # type: ignore[attr-defined]
     assert bidcliq.url in plan and "swivel" not in plan
     assert Agent.objects.get(pk=bidcliq.pk).type == "buying"  # nothing written by the first step
     _shot(request, driver, "2-confirmation")
     driver.find_element(By.ID, "id_note").send_keys("Bidcliq confirmed they sell")  # type: ignore[attr-defined]
-    driver.find_element(By.CSS_SELECTOR, "form input[type=submit]").click()  # type: ignore[attr-defined]
+    _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "form input[type=submit]"))  # type: ignore[attr-defined]
 
     assert "1 agents reclassified" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text  # type: ignore[attr-defined]
     remaining = driver.find_element(By.ID, "result_list").text  # type: ignore[attr-defined]
@@ -90,7 +104,7 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
     assert Agent.objects.get(pk=bidcliq.pk).type == "sales"
 
     driver.get(f"{base}/admin/registry/agent/{bidcliq.pk}/change/")  # type: ignore[attr-defined]
-    driver.find_element(By.PARTIAL_LINK_TEXT, "Type changes of this agent").click()  # type: ignore[attr-defined]
+    _navigate_by_clicking(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Type changes of this agent"))  # type: ignore[attr-defined]
     history = driver.find_element(By.ID, "result_list").text  # type: ignore[attr-defined]
     _shot(request, driver, "3-history")
     assert "Admin review" in history and "rita" in history
