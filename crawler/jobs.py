@@ -75,6 +75,7 @@ def crawl_chunk(
     ``queued`` chunks count themselves done so the last one frees the crawl lock.
     """
     started = time.monotonic()
+    finished = False
     try:
         rows = list(
             Agent.objects.filter(pk__in=list(agent_ids), monitoring_paused=False).values_list("pk", "url", "protocol")
@@ -95,10 +96,20 @@ def crawl_chunk(
                 disagreements=summary.disagreements, unclassified=summary.unclassified, failed=dict(summary.failed),
                 elapsed=summary.elapsed,
             )  # fmt: skip
+        finished = True
         return summary.as_dict()
     finally:
-        if queued and run_id:
+        # A failed chunk that RQ will retry still holds its share of the crawl
+        # lock: releasing it early would let the next crawl probe the same agents.
+        if queued and run_id and (finished or not _retry_pending()):
             _chunk_done(run_id)
+
+
+def _retry_pending() -> bool:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return bool(job and job.should_retry)
 
 
 def _chunk_done(run_id: str) -> None:

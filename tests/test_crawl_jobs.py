@@ -50,7 +50,9 @@ def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.Captu
     assert sorted(disagreements.values_list("member", flat=True)) == ["bidcliq", "swivel"]
     assert disagreements.values("run_id").distinct().count() == 1
 
-    call_command("crawl_agents", sync=True, timeout=1.0)
+    with override_settings(AGENT_CRAWL_MIN_INTERVAL=0):  # the next hour's crawl
+        call_command("crawl_agents", sync=True, timeout=1.0)
+    assert "9 probed" in capsys.readouterr().out
     assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
 
 
@@ -88,6 +90,18 @@ def test_paused_and_terminal_and_backed_off_agents_are_not_due(db: None) -> None
     CapabilitySnapshot.objects.create(agent=known_with_snapshot)
     assert set(due_for_crawl(now)) == {due_known, new_agent, ready, known_with_snapshot}
     assert paused not in due_for_crawl(now) and terminal not in due_for_crawl(now) and waiting not in due_for_crawl(now)
+
+
+@override_settings(AGENT_CRAWL_MIN_INTERVAL=30 * 60)
+def test_agents_attempted_within_the_minimum_interval_are_not_due_yet(db: None) -> None:
+    now = timezone.now()
+    just_probed, probed_last_hour, failed_just_now = make_agent(type="sales"), make_agent(type="sales"), make_agent(type="sales")
+    CapabilitySnapshot.objects.create(agent=just_probed, probed_at=now, last_attempt_at=now - timezone.timedelta(minutes=5))
+    CapabilitySnapshot.objects.create(agent=probed_last_hour, last_attempt_at=now - timezone.timedelta(minutes=31))
+    CapabilitySnapshot.objects.create(agent=failed_just_now, error_kind="timeout", last_attempt_at=now)
+    assert set(due_for_crawl(now)) == {probed_last_hour}
+    # An operator naming agents is not held back.
+    assert jobs.start_crawl([just_probed.pk], sync=True, deadline=0.5).agents == 1
 
 
 @pytest.fixture
@@ -128,8 +142,38 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     }
     # The last chunk released the lock: the next scheduled crawl starts.
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None  # type: ignore[attr-defined]
+    with override_settings(AGENT_CRAWL_MIN_INTERVAL=0), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        assert jobs.scheduled_crawl()["chunks"] == 3
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is not None  # type: ignore[attr-defined]
+
+
+def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
+    demo_registry: str, redis_queue: object, django_capture_on_commit_callbacks: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import django_rq
+    from rq import SimpleWorker
+
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-        assert jobs.scheduled_crawl()["started"] is True
+        start = jobs.start_crawl(deadline=1.0)
+    queue = django_rq.get_queue("crawl")
+
+    def database_restarting(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database is restarting")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "apply_probe_results", database_restarting)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    retrying = queue.scheduled_job_registry.get_job_ids()
+    assert len(retrying) == 3 and CapabilitySnapshot.objects.count() == 0
+    # While RQ holds the retries, the schedule must not start a crawl over the same agents.
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) == start.run_id.encode()  # type: ignore[attr-defined]
+    assert jobs.scheduled_crawl()["started"] is False
+
+    for job_id in retrying:  # the retry interval has passed
+        queue.scheduled_job_registry.requeue(job_id)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert CapabilitySnapshot.objects.count() == 9
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None  # type: ignore[attr-defined]
 
 
 def test_the_command_says_when_redis_is_down(db: None) -> None:

@@ -10,7 +10,8 @@ from registry.models import Agent
 
 class Command(BaseCommand):
     help = (
-        "Crawl agents now: every due agent, or the ones given with --url. Enqueues chunk jobs for the RQ "
+        "Crawl agents now: every due agent (not paused, not backed off, not attempted within "
+        "AGENT_CRAWL_MIN_INTERVAL), or the ones given with --url. Enqueues chunk jobs for the RQ "
         "workers, or probes in this process with --sync (always, when REDIS_URL is not set)."
     )
 
