@@ -162,6 +162,8 @@ AGENT_CRAWL_CHUNK_SIZE = env.int("AGENT_CRAWL_CHUNK_SIZE", default=2000)
 AGENT_REPROBE_PLAN_MAX_AGE = env.int("AGENT_REPROBE_PLAN_MAX_AGE", default=3600)
 # When the scheduled crawl starts (cron syntax, UTC); see config/cron.py.
 AGENT_CRAWL_CRON = env.str("AGENT_CRAWL_CRON", default="0 * * * *")
+# Seconds RQ waits before retrying a failed chunk job, one entry per retry.
+AGENT_CRAWL_RETRY_INTERVALS = env.list("AGENT_CRAWL_RETRY_INTERVALS", cast=int, default=[10, 60, 300])
 # Seconds after a probe attempt before the schedule probes that agent again;
 # keep it below the cron interval. `crawl_agents --url` is not held back by it.
 AGENT_CRAWL_MIN_INTERVAL = env.int("AGENT_CRAWL_MIN_INTERVAL", default=30 * 60)

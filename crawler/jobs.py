@@ -60,9 +60,9 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **k
         queue.connection.ping()
         # A chunk that fails (the database restarting, say) wrote only whole
         # transactions and is safe to run again.
-        return queue.enqueue(
-            func, *args, job_id=job_id, job_timeout=CHUNK_JOB_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]), **kwargs
-        )
+        intervals = settings.AGENT_CRAWL_RETRY_INTERVALS
+        retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+        return queue.enqueue(func, *args, job_id=job_id, job_timeout=CHUNK_JOB_TIMEOUT, retry=retry, **kwargs)
     except RedisError as exc:
         raise JobQueueUnavailable(f"cannot enqueue {func.__name__}: Redis is unavailable ({exc})") from exc
 

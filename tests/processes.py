@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage_py(*args: str, **env: str) -> subprocess.Popen[bytes]:
-    """Start ``manage.py <args>`` on the test's PostgreSQL database; ``env`` adds settings."""
+def manage_py(*args: str, log: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
+    """Start ``manage.py <args>`` on the test's PostgreSQL database; ``env`` adds settings.
+
+    Its stderr is a pipe, or the file ``log`` for a long-running process that
+    would fill the pipe.
+    """
     db = connection.settings_dict
     environment = {
         **os.environ,
@@ -22,4 +29,29 @@ def manage_py(*args: str, **env: str) -> subprocess.Popen[bytes]:
         **env,
     }
     command = [sys.executable, "manage.py", *args, "-v0"]
-    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = log.open("ab") if log else subprocess.PIPE
+    # Its own session, so that killing it reaches an RQ worker's forked work-horse too.
+    return subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+    )
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """Wait up to ``grace`` seconds for it to exit, then kill it and whatever it forked."""
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+from collections import Counter
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -117,6 +118,8 @@ async def _sse_kept_open(request: web.Request) -> web.StreamResponse:
 
 
 COUNTED_HITS: list[str] = []
+# tools/list requests per /slow/{index}/mcp agent.
+SLOW_TOOL_LISTS: Counter[int] = Counter()
 
 
 async def _counted(request: web.Request) -> web.StreamResponse:
@@ -133,7 +136,7 @@ async def _counted(request: web.Request) -> web.StreamResponse:
 
 
 async def _slow_sales(request: web.Request) -> web.StreamResponse:
-    """An MCP sales agent that takes 50 ms per request (for the kill -9 crawl test)."""
+    """MCP sales agents that take 50 ms per request (for the fault tests); counts each one's tools/list."""
     message = await request.json()
     if "id" not in message:
         return web.Response(status=202)
@@ -141,6 +144,7 @@ async def _slow_sales(request: web.Request) -> web.StreamResponse:
     if message["method"] == "initialize":
         result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "slow"}}
     else:
+        SLOW_TOOL_LISTS[int(request.match_info["index"])] += 1
         result = {"tools": [{"name": "get_products"}]}
     return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
 
