@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from crawler.policy import CrawlSummary, apply_probe_results
 from crawler.probe import ProbeLimits, iter_probe_batches
-from crawler.selection import due_for_crawl
+from crawler.selection import due_for_crawl, in_crawl_order
 from registry.models import Agent
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,9 @@ def crawl_chunk(
     finished = False
     try:
         rows = list(
-            Agent.objects.filter(pk__in=list(agent_ids), monitoring_paused=False).values_list("pk", "url", "protocol")
+            in_crawl_order(Agent.objects.filter(pk__in=list(agent_ids), monitoring_paused=False)).values_list(
+                "pk", "url", "protocol"
+            )
         )
         targets = [(url, protocol) for _, url, protocol in rows]
         summary = CrawlSummary()
@@ -148,7 +150,7 @@ def start_crawl(agent_ids: Sequence[int] | None = None, *, sync: bool = False, d
     if agent_ids is None:
         ids = list(due_for_crawl(timezone.now()).values_list("pk", flat=True))
     else:
-        ids = list(Agent.objects.filter(pk__in=agent_ids, monitoring_paused=False).order_by("pk").values_list("pk", flat=True))
+        ids = list(in_crawl_order(Agent.objects.filter(pk__in=agent_ids, monitoring_paused=False)).values_list("pk", flat=True))
     chunks = _chunks(ids)
     inline = sync or jobs_are_inline()
     start = CrawlStart(run_id=run_id, agents=len(ids), chunks=len(chunks), started=True, inline=inline)

@@ -92,6 +92,15 @@ def test_paused_and_terminal_and_backed_off_agents_are_not_due(db: None) -> None
     assert paused not in due_for_crawl(now) and terminal not in due_for_crawl(now) and waiting not in due_for_crawl(now)
 
 
+@override_settings(AGENT_CRAWL_MIN_INTERVAL=0)
+def test_agents_that_timed_out_last_time_are_probed_first(db: None) -> None:
+    answered, never_probed, timed_out, refused = (make_agent(type="sales") for _ in range(4))
+    CapabilitySnapshot.objects.create(agent=answered, inferred_type="sales", probed_at=timezone.now())
+    CapabilitySnapshot.objects.create(agent=timed_out, error_kind="timeout", last_attempt_at=timezone.now())
+    CapabilitySnapshot.objects.create(agent=refused, error_kind="connect", last_attempt_at=timezone.now())
+    assert list(due_for_crawl(timezone.now())) == [timed_out, answered, never_probed, refused]
+
+
 @override_settings(AGENT_CRAWL_MIN_INTERVAL=30 * 60)
 def test_agents_attempted_within_the_minimum_interval_are_not_due_yet(db: None) -> None:
     now = timezone.now()
