@@ -87,7 +87,8 @@ def canonicalize_agent_url(raw: object) -> str:
         host, port_text = netloc.rsplit(":", 1)
     port: int | None = None
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        # str.isdigit() admits "²" and other digits int() refuses.
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise _invalid(f"The port {port_text!r} is not a number between 1 and 65535.", "invalid_port")
         port = int(port_text)
     host = _canonical_host(host)

@@ -1,7 +1,15 @@
+import os
 from typing import Iterator
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
+
+# The suite (and so CI) replays the same examples every run, so a red build means
+# a change broke something; `HYPOTHESIS_PROFILE=explore` searches new ones.
+hypothesis_settings.register_profile("suite", max_examples=300, derandomize=True)
+hypothesis_settings.register_profile("explore", max_examples=20_000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture

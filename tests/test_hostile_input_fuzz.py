@@ -28,7 +28,8 @@ rpc_like = st.fixed_dictionaries(
 card_like = st.fixed_dictionaries(
     {}, optional={"name": json_values, "skills": json_values | st.lists(st.dictionaries(st.sampled_from(["id", "name", "x"]), json_values))}
 )
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# How many examples, and whether they are random, comes from the profile (tests/conftest.py).
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

@@ -48,6 +48,7 @@ def test_it_keeps_what_distinguishes_urls(raw: str, canonical: str) -> None:
         ("https://user:pw@agent.example.com/mcp", "user name or password"),
         ("https://agent.example.com:99999/mcp", "port '99999'"),
         ("https://agent.example.com:http/mcp", "port 'http'"),
+        ("https://agent.example.com:²/mcp", "port '²'"),  # a digit to str.isdigit(), not to int()
         ("https://agent example.com/mcp", "spaces"),
         ("https://agent_bad.example.com/mcp", "not a valid domain name"),
         ("https://[::1/mcp", "IPv6"),
