@@ -17,6 +17,7 @@ from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from crawler.reprobe import ReprobeNotApplicable, ReprobePlan, apply_pending_reprobe, stale_agent_ids
 from registry.admin import AgentAdmin
 from registry.models import Agent
+from registry.wording import counted
 
 REPROBE_PERMISSION = "crawler.reprobe_agents"
 
@@ -52,7 +53,7 @@ class CrawlerAgentAdmin(AgentAdmin):
         where = "enqueued" if not jobs_are_inline() else "done"
         self.message_user(
             request,
-            f"Probe {where} for {len(granted)} agents; {limited} probed less than a minute ago and "
+            f"Probe {where} for {counted(len(granted), 'agent')}; {limited} probed less than a minute ago and "
             f"{queryset.count() - len(candidates)} paused were left out.",
             messages.SUCCESS if granted else messages.WARNING,
         )
@@ -131,7 +132,7 @@ class ReprobeRunAdmin(ReadOnlyModelAdmin):
             return
         self.message_user(
             request,
-            f"Reprobe applied (run {applied.run_id}): {applied.applied} results written, {applied.promoted} promoted, "
-            f"{applied.disagreements} disagreements recorded, {applied.stale} stale and {applied.skipped} skipped.",
+            f"Reprobe applied (run {applied.run_id}): {counted(applied.applied, 'result')} written, {applied.promoted} promoted, "
+            f"{counted(applied.disagreements, 'disagreement')} recorded, {applied.stale} stale and {applied.skipped} skipped.",
             messages.SUCCESS,
         )

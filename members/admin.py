@@ -12,6 +12,7 @@ from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import MemberAgent, MemberProfile
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
+from registry.wording import counted
 
 
 class MemberAgentForm(forms.ModelForm):
@@ -84,7 +85,7 @@ class MemberProfileAdmin(admin.ModelAdmin):
             result = apply_backfill(BackfillPlan(changes=reviewed), actor=request.user.get_username())
             self.message_user(
                 request,
-                f"{len(result.flipped)} agents reclassified (run {result.run_id}), "
+                f"{counted(len(result.flipped), 'agent')} reclassified (run {result.run_id}), "
                 f"{len(result.stale) + vanished} stale skipped.",
                 messages.SUCCESS,
             )

@@ -16,6 +16,7 @@ from registry.models import Agent, CapabilitySnapshot, Disagreement
 from registry.reclassify import ApplyResult
 from registry.review import adopt_inferred, confirmed, keep_published, review_plan
 from registry.types import TerminalState
+from registry.wording import counted
 
 
 class CapabilitySnapshotInline(admin.StackedInline):
@@ -128,12 +129,12 @@ class AgentAdmin(admin.ModelAdmin):
     @admin.action(description="Pause monitoring", permissions=["change"])
     def pause_monitoring(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         count = queryset.update(monitoring_paused=True)
-        self.message_user(request, f"Monitoring paused for {count} agents.", messages.SUCCESS)
+        self.message_user(request, f"Monitoring paused for {counted(count, 'agent')}.", messages.SUCCESS)
 
     @admin.action(description="Resume monitoring", permissions=["change"])
     def resume_monitoring(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         count = queryset.update(monitoring_paused=False)
-        self.message_user(request, f"Monitoring resumed for {count} agents.", messages.SUCCESS)
+        self.message_user(request, f"Monitoring resumed for {counted(count, 'agent')}.", messages.SUCCESS)
 
 
 @admin.register(Disagreement)
@@ -190,7 +191,7 @@ class DisagreementAdmin(ReadOnlyModelAdmin):
             result: ApplyResult = apply(changes, actor=request.user.get_username(), note=request.POST.get("note", "").strip()[:2000])
             self.message_user(
                 request,
-                f"{len(result.flipped)} agents {verb} (run {result.run_id}), {len(result.stale) + vanished} stale skipped.",
+                f"{counted(len(result.flipped), 'agent')} {verb} (run {result.run_id}), {len(result.stale) + vanished} stale skipped.",
                 messages.SUCCESS,
             )
             return None

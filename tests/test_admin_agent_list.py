@@ -89,7 +89,7 @@ def test_probe_now_applies_the_policy_once_a_minute(staff: Client, official_agen
     agent = make_agent(f"{official_agents}/json/mcp")
     with override_settings(REDIS_URL=""):
         first = staff.post(CHANGELIST, {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)
-        assert "Probe done for 1 agents" in first.content.decode()
+        assert "Probe done for 1 agent;" in first.content.decode()
         assert Agent.objects.get(pk=agent.pk).type == "sales"
         second = staff.post(CHANGELIST, {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)
     assert "Probe done for 0 agents; 1 probed less than a minute ago" in second.content.decode()

@@ -53,7 +53,7 @@ def test_a_change_that_went_stale_after_the_preview_is_skipped(reviewer: Client)
     Agent.objects.filter(pk=swivel.pk).update(type="creative")  # changed after the preview
     keys = [f"{bidcliq.pk}:buying:sales", f"{swivel.pk}:buying:sales"]
     response = reviewer.post(reverse(CHANGELIST), _select_all({"post": "yes", "change": keys}), follow=True)
-    assert "1 agents reclassified" in response.content.decode() and "1 stale skipped" in response.content.decode()
+    assert "1 agent reclassified" in response.content.decode() and "1 stale skipped" in response.content.decode()
     assert published()[swivel.url] == "creative"
 
 

@@ -98,7 +98,7 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
     driver.find_element(By.ID, "id_note").send_keys("Bidcliq confirmed they sell")  # type: ignore[attr-defined]
     _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "form input[type=submit]"))  # type: ignore[attr-defined]
 
-    assert "1 agents reclassified" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text  # type: ignore[attr-defined]
+    assert "1 agent reclassified" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text  # type: ignore[attr-defined]
     remaining = driver.find_element(By.ID, "result_list").text  # type: ignore[attr-defined]
     assert "swivel" in remaining and bidcliq.url not in remaining
     assert Agent.objects.get(pk=bidcliq.pk).type == "sales"

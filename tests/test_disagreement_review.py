@@ -51,6 +51,7 @@ def test_adopt_shows_the_diff_then_applies_with_the_note(client: Client, story: 
     bidcliq = story["bidcliq"]
     first = client.post(CHANGELIST, _select([bidcliq], "adopt_inferred_type"))
     assert "Nothing has been written yet" in first.content.decode()
+    assert f'href="{CHANGELIST}">Open disagreements</a>' in first.content.decode()  # breadcrumbs back to the list
     assert Agent.objects.get(pk=bidcliq.pk).type == "buying"
     assert not TypeReclassification.objects.filter(source="admin_review").exists()
 
@@ -59,7 +60,7 @@ def test_adopt_shows_the_diff_then_applies_with_the_note(client: Client, story: 
         _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"], note="confirmed with Bidcliq"),
         follow=True,
     )
-    assert "1 agents reclassified" in second.content.decode()
+    assert "1 agent reclassified" in second.content.decode()
     assert Agent.objects.get(pk=bidcliq.pk).type == "sales"
     row = TypeReclassification.objects.get(source="admin_review")
     assert (row.old_type, row.new_type, row.actor, row.notes["note"], row.notes["decision"]) == (
