@@ -4,6 +4,7 @@ The cluster is a private one (initdb), so restarting it cuts the worker's
 sessions, not the suite's.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,13 +25,16 @@ AGENTS, CHUNK = 400, 50
 
 @pytest.fixture
 def services() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
-    postgres = PrivatePostgres(Path(tempfile.mkdtemp(prefix="registry-pg-")))
+    # Not pytest's tmp_path: the postgres user must be able to reach the folder.
+    folder = Path(tempfile.mkdtemp(prefix="registry-pg-"))
+    postgres = PrivatePostgres(folder)
     postgres.start()
     redis = PrivateRedis()
     redis.start()
     yield postgres, redis
     redis.crash()
     postgres.stop()
+    shutil.rmtree(folder)
 
 
 def _one(database: str, sql: str) -> Any:
@@ -46,7 +50,7 @@ def _run(*args: str, **env: str) -> None:
 
 
 def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
-    hostile: str, services: tuple[PrivatePostgres, PrivateRedis]
+    hostile: str, services: tuple[PrivatePostgres, PrivateRedis], tmp_path: Path
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL is what restarts here")
@@ -62,7 +66,7 @@ def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
         f"Agent.objects.bulk_create(Agent(url=f'{hostile}/slow/{{i}}/mcp') for i in range({AGENTS}))"
     ), **env)  # fmt: skip
     _run("crawl_agents", **env)
-    log = Path(tempfile.mkdtemp()) / "worker.log"
+    log = tmp_path / "worker.log"
     worker = manage_py("rqworker", "--with-scheduler", CRAWL_QUEUE, log=log, **env)
     snapshots, snapshot_table = 0, CapabilitySnapshot._meta.db_table
     try:

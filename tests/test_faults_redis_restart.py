@@ -5,7 +5,6 @@ did not reach, and no agent is promoted twice.
 """
 
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -41,14 +40,14 @@ def _worker(redis: PrivateRedis, log: Path, *extra: str) -> subprocess.Popen[byt
 
 
 def test_a_crawl_cut_by_a_redis_crash_resumes_without_probing_anything_twice(
-    transactional_db: None, hostile: str, redis: PrivateRedis
+    transactional_db: None, hostile: str, redis: PrivateRedis, tmp_path: Path
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a database it can share: PostgreSQL")
     Agent.objects.bulk_create(Agent(url=f"{hostile}/slow/{i}/mcp") for i in range(AGENTS))
     SLOW_TOOL_LISTS.clear()
     queues = {"crawl": {"URL": redis.url}, "default": {"URL": redis.url}}
-    log = Path(tempfile.mkdtemp()) / "worker.log"
+    log = tmp_path / "worker.log"
     with override_settings(REDIS_URL=redis.url, RQ_QUEUES=queues, AGENT_CRAWL_CHUNK_SIZE=CHUNK):
         first = jobs.scheduled_crawl()
         assert first["chunks"] == AGENTS // CHUNK
