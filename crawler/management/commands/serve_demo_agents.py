@@ -23,4 +23,6 @@ class Command(BaseCommand):
         from crawler.demo_fleet import demo_fleet_app
 
         self.stdout.write(self.style.SUCCESS(f"Demo agents on http://127.0.0.1:{port}/ (Ctrl-C to stop)"))
-        uvicorn.run(demo_fleet_app(), host="127.0.0.1", port=port, log_level="warning")
+        # The silent agent never closes its connections: without a bound, Ctrl-C or
+        # SIGTERM would wait for them forever.
+        uvicorn.run(demo_fleet_app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
