@@ -1,5 +1,5 @@
 """Counts in messages people read: "1 agent", "2 agents"."""
 
 
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+def counted(count: int, noun: str) -> str:
+    return f"{count} {noun if count == 1 else noun + 's'}"

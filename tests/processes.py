@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,10 +31,22 @@ def manage_py(*args: str, log: Path | None = None, **env: str) -> subprocess.Pop
     }
     command = [sys.executable, "manage.py", *args, "-v0"]
     stderr = log.open("ab") if log else subprocess.PIPE
-    # Its own session, so that killing it reaches an RQ worker's forked work-horse too.
-    return subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
-    )
+    try:
+        # Its own session, so that killing it reaches an RQ worker's forked work-horse too.
+        return subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
+    finally:
+        if log:
+            stderr.close()  # type: ignore[union-attr]  # the child has its own descriptor
+
+
+def port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:

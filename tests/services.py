@@ -12,11 +12,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+from tests.processes import port_answers, wait_until
 
 
 def free_port() -> int:
@@ -45,14 +46,7 @@ class PrivateRedis:
         """Start empty, as a Redis that keeps nothing on disk comes back."""
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        wait_until(lambda: port_answers(self.port), timeout=10, what=f"redis-server on port {self.port}")
 
     def crash(self) -> None:
         if self.process and self.process.poll() is None:

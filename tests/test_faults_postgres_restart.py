@@ -11,7 +11,9 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
+import redis as redis_client
 from django.db import connection
+from rq import Queue
 
 from audit.models import TypeReclassification
 from crawler.jobs import CRAWL_LOCK_KEY, CRAWL_QUEUE
@@ -20,7 +22,7 @@ from registry.models import Agent, CapabilitySnapshot
 from tests.processes import manage_py, stop_process_group, wait_until
 from tests.services import PrivatePostgres, PrivateRedis
 
-AGENTS, CHUNK = 400, 50
+AGENTS, CHUNK, RETRIES = 400, 50, 3
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
     database = postgres.url("postgres")
     env = {
         "DATABASE_URL": database, "REDIS_URL": redis.url, "AGENT_CRAWL_CHUNK_SIZE": str(CHUNK),
-        "AGENT_PROBE_CONCURRENCY": "10", "AGENT_CRAWL_RETRY_INTERVALS": "1,1,1",
+        "AGENT_PROBE_CONCURRENCY": "10", "AGENT_CRAWL_RETRY_INTERVALS": ",".join(["1"] * RETRIES),
     }  # fmt: skip
     _run("migrate", **env)
     _run("shell", "-c", (
@@ -69,22 +71,18 @@ def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
     log = tmp_path / "worker.log"
     worker = manage_py("rqworker", "--with-scheduler", CRAWL_QUEUE, log=log, **env)
     snapshots, snapshot_table = 0, CapabilitySnapshot._meta.db_table
+    queue_redis = redis_client.Redis.from_url(redis.url)
     try:
         wait_until(lambda: _one(database, f"SELECT count(*) FROM {snapshot_table}") >= CHUNK, timeout=60, what="a chunk")
         postgres.restart()
         snapshots = _one(database, f"SELECT count(*) FROM {snapshot_table}")
-        import redis as redis_client
-
-        queue_redis = redis_client.Redis.from_url(redis.url)
         wait_until(lambda: queue_redis.get(CRAWL_LOCK_KEY) is None, timeout=120, what="the crawl to finish")
     finally:
         stop_process_group(worker, grace=0)
 
-    from rq import Queue
-
     queue = Queue(CRAWL_QUEUE, connection=queue_redis)
     finished = [queue.fetch_job(job_id) for job_id in queue.finished_job_registry.get_job_ids()]
-    retried = [job for job in finished if job and job.retries_left is not None and job.retries_left < 3]
+    retried = [job for job in finished if job and job.retries_left is not None and job.retries_left < RETRIES]
     assert retried, "the restart cut no chunk: " + log.read_text()[-2000:]
     assert queue.failed_job_registry.count == 0, log.read_text()[-3000:]
 

@@ -65,7 +65,7 @@ def test_a_crawl_cut_by_a_redis_crash_resumes_without_probing_anything_twice(
         redis.start()  # empty: the lock and the queued chunks are gone
         resumed = jobs.scheduled_crawl()
         assert resumed["started"] and resumed["agents"] == AGENTS - len(reached)
-        _worker(redis, log, "--burst").wait(timeout=120)
+        stop_process_group(_worker(redis, log, "--burst"), grace=120)
 
     snapshots = dict(CapabilitySnapshot.objects.values_list("agent_id", "last_attempt_at"))
     assert len(snapshots) == AGENTS, log.read_text()[-3000:]
