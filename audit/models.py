@@ -8,8 +8,9 @@ through triggers (see the migrations).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -66,10 +67,10 @@ class TypeReclassificationQuerySet(models.QuerySet):
         if not transaction.get_connection(self.db).in_atomic_block:
             raise RuntimeError("Audit rows must be recorded inside transaction.atomic() with the change they record.")
 
-    def record(self, event: TypeEvent) -> "TypeReclassification":
+    def record(self, event: TypeEvent) -> TypeReclassification:
         return self.record_many([event])[0]
 
-    def record_many(self, events: Iterable[TypeEvent]) -> list["TypeReclassification"]:
+    def record_many(self, events: Iterable[TypeEvent]) -> list[TypeReclassification]:
         self._require_transaction()
         now = timezone.now()
         rows = [

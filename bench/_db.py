@@ -33,8 +33,14 @@ def setup_django() -> None:
 def empty_registry() -> None:
     from django.db import connection
 
-    tables = ["members_memberagent", "members_memberprofile_owners", "members_memberprofile",
-              "registry_capabilitysnapshot", "registry_agent", "audit_typereclassification"]  # fmt: skip
+    tables = [
+        "members_memberagent",
+        "members_memberprofile_owners",
+        "members_memberprofile",
+        "registry_capabilitysnapshot",
+        "registry_agent",
+        "audit_typereclassification",
+    ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # TRUNCATE is how a benchmark resets the audit table: UPDATE/DELETE are refused.

@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 
 
-def serve_forever(app: web.Application, port_queue: "multiprocessing.Queue[int]") -> None:
+def serve_forever(app: web.Application, port_queue: multiprocessing.Queue[int]) -> None:
     """Serve on 127.0.0.1, report the port, and run until the parent terminates this process."""
 
     async def main() -> None:

@@ -48,7 +48,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def load(base: str, clients: int, seconds: float, pages: int, results: "multiprocessing.Queue[object]") -> None:
+def load(base: str, clients: int, seconds: float, pages: int, results: multiprocessing.Queue[object]) -> None:
     import aiohttp
 
     async def main() -> dict[str, list[tuple[float, bool]]]:
@@ -77,7 +77,7 @@ def load(base: str, clients: int, seconds: float, pages: int, results: "multipro
                             ok = response.status == 200
                         if kind == "api" and ok:
                             next_url = json.loads(body)["next"] or ""
-                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                    except (TimeoutError, aiohttp.ClientError):
                         ok = False
                     samples[kind].append((time.monotonic() - began, ok))
 
@@ -102,20 +102,43 @@ def main() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"api load: {args.agents} agents (setup {time.monotonic() - began:.1f} s), {args.clients} clients for "
-          f"{args.seconds:g} s, gunicorn with {args.workers} workers")
+    print(
+        f"api load: {args.agents} agents (setup {time.monotonic() - began:.1f} s), {args.clients} clients for "
+        f"{args.seconds:g} s, gunicorn with {args.workers} workers"
+    )
 
     port = free_port()
     env = {
-        **os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0", "DJANGO_SETTINGS_MODULE": "config.settings", "CONN_MAX_AGE": "60", "LOG_LEVEL": "WARNING",
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
         "PUBLIC_CACHE_SECONDS": os.environ.get("BENCH_PUBLIC_CACHE_SECONDS", "10"),
-    }  # fmt: skip
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         wait_for_port(port)
         context = multiprocessing.get_context("spawn")
@@ -137,9 +160,11 @@ def main() -> None:
         errors = sum(1 for _, ok in values if not ok)
         if not latencies:
             continue
-        print(f"  {kind:9} {len(values):6} requests  p50 {1000 * statistics.median(latencies):6.1f} ms  "
-              f"p95 {1000 * percentile(latencies, 0.95):6.1f} ms  p99 {1000 * percentile(latencies, 0.99):6.1f} ms  "
-              f"errors {errors} ({100 * errors / len(values):.2f}%)")
+        print(
+            f"  {kind:9} {len(values):6} requests  p50 {1000 * statistics.median(latencies):6.1f} ms  "
+            f"p95 {1000 * percentile(latencies, 0.95):6.1f} ms  p99 {1000 * percentile(latencies, 0.99):6.1f} ms  "
+            f"errors {errors} ({100 * errors / len(values):.2f}%)"
+        )
 
 
 if __name__ == "__main__":

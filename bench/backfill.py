@@ -51,10 +51,14 @@ def populate(agents: int, stale_every: int) -> None:
             for i in rows
         )
         CapabilitySnapshot.objects.bulk_create(
-            CapabilitySnapshot(agent=a, inferred_type="sales" if i % stale_every == 0 else kinds[i % 3],
-                               tool_names=["get_products"], probed_at=now)
+            CapabilitySnapshot(
+                agent=a,
+                inferred_type="sales" if i % stale_every == 0 else kinds[i % 3],
+                tool_names=["get_products"],
+                probed_at=now,
+            )
             for i, a in zip(rows, created)
-        )  # fmt: skip
+        )
         MemberAgent.objects._bulk_create_resolved(
             [
                 MemberAgent(profile=profiles[i % len(profiles)], agent=a, declared_type=a.type)
@@ -85,7 +89,9 @@ def main() -> None:
 
     began = time.monotonic()
     populate(args.agents, stale_every)
-    print(f"backfill: {args.agents} member agents, {args.agents // stale_every} stale (setup {time.monotonic() - began:.1f} s)")
+    print(
+        f"backfill: {args.agents} member agents, {args.agents // stale_every} stale (setup {time.monotonic() - began:.1f} s)"
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -107,11 +113,15 @@ def main() -> None:
     print(f"  planning in process: {len(plan.changes)} changes in {planning:.3f} s ({planning / floor:.1f}x the floor)")
 
     dry, summary = timed_command("backfill_member_agent_types", "--dry-run", "--format", "text")
-    print(f"  dry run (whole command): {dry:.3f} s = start-up + {dry - startup:.3f} s "
-          f"({(dry - startup) / floor:.1f}x the floor)\n    {summary}")
+    print(
+        f"  dry run (whole command): {dry:.3f} s = start-up + {dry - startup:.3f} s "
+        f"({(dry - startup) / floor:.1f}x the floor)\n    {summary}"
+    )
     real, summary = timed_command("backfill_member_agent_types", "--no-input", "--force")
-    print(f"  real run (whole command): {real:.3f} s = start-up + {real - startup:.3f} s "
-          f"({(real - startup) / floor:.1f}x the floor)\n    {summary}")
+    print(
+        f"  real run (whole command): {real:.3f} s = start-up + {real - startup:.3f} s "
+        f"({(real - startup) / floor:.1f}x the floor)\n    {summary}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from bench._db import empty_registry, setup_django
 from bench._servers import serve_forever
 
 
-def serve_agents(port_queue: "multiprocessing.Queue[int]", latency: float, silent_every: int) -> None:
+def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_every: int) -> None:
     from aiohttp import web
 
     async def agent(request: web.Request) -> web.StreamResponse:
@@ -33,7 +33,11 @@ def serve_agents(port_queue: "multiprocessing.Queue[int]", latency: float, silen
             return web.Response(status=202)
         await asyncio.sleep(latency)
         if message["method"] == "initialize":
-            result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}, "serverInfo": {"name": f"a{index}"}}
+            result = {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": f"a{index}"},
+            }
         else:
             tools = ["get_products", "create_media_buy"] if index % 3 else ["get_signals"]
             result = {"tools": [{"name": t, "inputSchema": {"type": "object"}} for t in tools]}
@@ -80,12 +84,16 @@ def main() -> None:
         # notification costs no latency); a silent one cannot end before its deadline.
         limit = args.concurrency / (2 * args.latency)
         floor = max((args.agents - silent) / limit, args.deadline if silent else 2 * args.latency)
-        print(f"crawl: {args.agents} agents, {args.latency * 1000:.0f} ms per request, {silent} silent, "
-              f"concurrency {args.concurrency}, deadline {args.deadline:g} s")
+        print(
+            f"crawl: {args.agents} agents, {args.latency * 1000:.0f} ms per request, {silent} silent, "
+            f"concurrency {args.concurrency}, deadline {args.deadline:g} s"
+        )
         print(f"  {crawl.summary.line()}")
         print(f"  elapsed {elapsed:.2f} s including database writes; {args.agents / elapsed:.0f} probes/s")
-        print(f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
-              f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}")
+        print(
+            f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
+            f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
+        )
         print(f"  database writes: {len(Agent.objects.filter(snapshot__isnull=False))} snapshots")
 
         # The same agents again, as the next hour's crawl of known agents would take
@@ -94,13 +102,19 @@ def main() -> None:
             began = time.monotonic()
             again = start_crawl(list(Agent.objects.values_list("pk", flat=True)), sync=True, deadline=args.deadline)
             elapsed = time.monotonic() - began
-        print(f"next crawl, silent agents known from the last one: {again.summary.probed} probed, "
-              f"{elapsed:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}")
+        print(
+            f"next crawl, silent agents known from the last one: {again.summary.probed} probed, "
+            f"{elapsed:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
+        )
 
         if args.upstream_agents:
             targets = [(f"http://127.0.0.1:{port}/a/{i}/mcp", "mcp") for i in range(args.upstream_agents)]
-            limits = ProbeLimits(deadline=10.0, concurrency=5, address_policy=ProbeLimits.from_settings().address_policy)
-            ours = ProbeLimits(deadline=args.deadline, concurrency=args.concurrency, address_policy=limits.address_policy)
+            limits = ProbeLimits(
+                deadline=10.0, concurrency=5, address_policy=ProbeLimits.from_settings().address_policy
+            )
+            ours = ProbeLimits(
+                deadline=args.deadline, concurrency=args.concurrency, address_policy=limits.address_policy
+            )
             began = time.monotonic()
             for i in range(0, len(targets), 5):
                 run_probes(targets[i : i + 5], limits)
@@ -108,10 +122,12 @@ def main() -> None:
             began = time.monotonic()
             run_probes(targets, ours)
             ours_elapsed = time.monotonic() - began
-            print(f"upstream settings (5 at a time in batches, 10 s timeout) on {args.upstream_agents} agents: "
-                  f"{upstream:.2f} s ({args.upstream_agents / upstream:.1f} probes/s); ours on the same agents "
-                  f"{ours_elapsed:.2f} s ({args.upstream_agents / ours_elapsed:.1f} probes/s); "
-                  f"ratio {upstream / ours_elapsed:.1f}x")
+            print(
+                f"upstream settings (5 at a time in batches, 10 s timeout) on {args.upstream_agents} agents: "
+                f"{upstream:.2f} s ({args.upstream_agents / upstream:.1f} probes/s); ours on the same agents "
+                f"{ours_elapsed:.2f} s ({args.upstream_agents / ours_elapsed:.1f} probes/s); "
+                f"ratio {upstream / ours_elapsed:.1f}x"
+            )
     finally:
         server.terminate()
         server.join(timeout=5)

@@ -27,7 +27,7 @@ from bench._servers import serve_forever
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
-def serve_counting_agents(port_queue: "multiprocessing.Queue[int]", latency: float) -> None:
+def serve_counting_agents(port_queue: multiprocessing.Queue[int], latency: float) -> None:
     from aiohttp import web
 
     calls: Counter[int] = Counter()
@@ -81,10 +81,20 @@ def main() -> None:
             jobs.redis_connection().flushdb()
             began = time.monotonic()
             start = jobs.start_crawl()
-        env = {**os.environ, "REDIS_URL": REDIS_URL, "DJANGO_SETTINGS_MODULE": "config.settings_test", "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "REDIS_URL": REDIS_URL,
+            "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "LOG_LEVEL": "WARNING",
+        }
         workers = [
-            subprocess.Popen([sys.executable, "manage.py", "rqworker", "crawl", "--burst"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.Popen(
+                [sys.executable, "manage.py", "rqworker", "crawl", "--burst"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for _ in range(args.workers)
         ]
         for worker in workers:
@@ -94,8 +104,10 @@ def main() -> None:
         probed_twice = sum(1 for n in calls.values() if n > 1)
         missed = args.agents - len(calls)
         promoted = Agent.objects.filter(type="sales").count()
-        print(f"crawl through RQ: {args.agents} agents, {start.chunks} chunks of {args.chunk}, {args.workers} workers, "
-              f"{args.latency * 1000:.0f} ms per request")
+        print(
+            f"crawl through RQ: {args.agents} agents, {start.chunks} chunks of {args.chunk}, {args.workers} workers, "
+            f"{args.latency * 1000:.0f} ms per request"
+        )
         print(f"  elapsed {elapsed:.1f} s (enqueue to last worker done), {args.agents / elapsed:.0f} probes/s")
         print(f"  agents probed twice: {probed_twice}; missed: {missed}; promoted in the database: {promoted}")
     finally:

@@ -57,8 +57,9 @@ class PerUserThrottle(UserRateThrottle):
         try:
             return super().allow_request(request, view)
         except Exception as exc:  # the cache backend's own connection errors
-            raise ServiceUnavailable(f"Refresh is unavailable: the rate limiter's cache cannot be reached ({exc.__class__.__name__}).") from exc
-
+            raise ServiceUnavailable(
+                f"Refresh is unavailable: the rate limiter's cache cannot be reached ({exc.__class__.__name__})."
+            ) from exc
 
 
 class AgentRefresh(APIView):

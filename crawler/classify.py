@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from registry.types import AgentType
 
@@ -14,15 +14,21 @@ TOOLS_BY_TYPE: tuple[tuple[AgentType, frozenset[str]], ...] = (
     (
         AgentType.CREATIVE,
         frozenset(
-            {"list_creative_formats", "build_creative", "generate_creative", "validate_creative",
-             "validate_input", "preview_creative"}
+            {
+                "list_creative_formats",
+                "build_creative",
+                "generate_creative",
+                "validate_creative",
+                "validate_input",
+                "preview_creative",
+            }
         ),
     ),
     (
         AgentType.SIGNALS,
         frozenset({"get_signals", "list_signals", "match_audience", "activate_signal", "activate_audience"}),
     ),
-)  # fmt: skip
+)
 
 
 def classify(tool_names: Iterable[str]) -> AgentType | None:

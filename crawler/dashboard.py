@@ -70,9 +70,13 @@ def last_crawl() -> dict[str, Any] | None:
         return None
     chunks = CrawlChunk.objects.filter(run_id=latest.run_id)
     totals = chunks.aggregate(
-        probed=Sum("probed"), promoted=Sum("promoted"), disagreements=Sum("disagreements"),
-        unclassified=Sum("unclassified"), finished=Max("finished_at"), chunks=Count("pk"),
-    )  # fmt: skip
+        probed=Sum("probed"),
+        promoted=Sum("promoted"),
+        disagreements=Sum("disagreements"),
+        unclassified=Sum("unclassified"),
+        finished=Max("finished_at"),
+        chunks=Count("pk"),
+    )
     failed: Counter[str] = Counter()
     for chunk_failed in chunks.values_list("failed", flat=True):
         failed.update(chunk_failed)
@@ -92,9 +96,7 @@ def dashboard_context() -> dict[str, Any]:
         "unknown_share": next(row["share"] for row in by_type if row["type"] == AgentType.UNKNOWN),
         "open_disagreements": Agent.objects.open_disagreements().count(),
         "in_backoff": snapshots.filter(terminal_state="", next_probe_after__gt=now).count(),
-        "terminal": [
-            (state.value, state.label, terminal_counts.get(state.value, 0)) for state in TerminalState
-        ],
+        "terminal": [(state.value, state.label, terminal_counts.get(state.value, 0)) for state in TerminalState],
         "events": events_by_day(),
         "last_crawl": last_crawl(),
     }

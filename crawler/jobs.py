@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -94,10 +95,15 @@ def crawl_chunk(
             from crawler.models import CrawlChunk
 
             CrawlChunk.objects.create(
-                run_id=run_id, finished_at=timezone.now(), probed=summary.probed, promoted=summary.promoted,
-                disagreements=summary.disagreements, unclassified=summary.unclassified, failed=dict(summary.failed),
+                run_id=run_id,
+                finished_at=timezone.now(),
+                probed=summary.probed,
+                promoted=summary.promoted,
+                disagreements=summary.disagreements,
+                unclassified=summary.unclassified,
+                failed=dict(summary.failed),
                 elapsed=summary.elapsed,
-            )  # fmt: skip
+            )
         finished = True
         return summary.as_dict()
     finally:
@@ -139,7 +145,9 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def start_crawl(agent_ids: Sequence[int] | None = None, *, sync: bool = False, deadline: float | None = None) -> CrawlStart:
+def start_crawl(
+    agent_ids: Sequence[int] | None = None, *, sync: bool = False, deadline: float | None = None
+) -> CrawlStart:
     """Select due agents (or the given ones) and crawl them in chunks.
 
     With Redis the chunks are enqueued for any number of workers; a crawl still
@@ -150,7 +158,9 @@ def start_crawl(agent_ids: Sequence[int] | None = None, *, sync: bool = False, d
     if agent_ids is None:
         ids = list(due_for_crawl(timezone.now()).values_list("pk", flat=True))
     else:
-        ids = list(in_crawl_order(Agent.objects.filter(pk__in=agent_ids, monitoring_paused=False)).values_list("pk", flat=True))
+        ids = list(
+            in_crawl_order(Agent.objects.filter(pk__in=agent_ids, monitoring_paused=False)).values_list("pk", flat=True)
+        )
     chunks = _chunks(ids)
     inline = sync or jobs_are_inline()
     start = CrawlStart(run_id=run_id, agents=len(ids), chunks=len(chunks), started=True, inline=inline)
@@ -184,7 +194,13 @@ def start_crawl(agent_ids: Sequence[int] | None = None, *, sync: bool = False, d
 def scheduled_crawl() -> dict[str, Any]:
     """The cron entry point (config/cron.py)."""
     start = start_crawl()
-    return {"run_id": start.run_id, "agents": start.agents, "chunks": start.chunks, "started": start.started, "reason": start.reason}
+    return {
+        "run_id": start.run_id,
+        "agents": start.agents,
+        "chunks": start.chunks,
+        "started": start.started,
+        "reason": start.reason,
+    }
 
 
 def run_reprobe(reprobe_run_id: int) -> str:
@@ -197,11 +213,15 @@ def run_reprobe(reprobe_run_id: int) -> str:
         return run.status  # already probed: a retried job does nothing
     try:
         agents = list(
-            Agent.objects.filter(pk__in=run.agent_ids, monitoring_paused=False).select_related("snapshot").order_by("pk")
+            Agent.objects.filter(pk__in=run.agent_ids, monitoring_paused=False)
+            .select_related("snapshot")
+            .order_by("pk")
         )
         plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=run.timeout))
     except Exception as exc:
-        ReprobeRun.objects.filter(pk=run.pk).update(status=ReprobeRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}")
+        ReprobeRun.objects.filter(pk=run.pk).update(
+            status=ReprobeRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}"
+        )
         raise
     ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.PROBING).update(
         status=ReprobeRun.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()

@@ -82,7 +82,9 @@ class SafeResolver(AbstractResolver):
         self._resolver = ThreadedResolver()
         self._policy = policy
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
         # Refuse the name if any address is bad: a name that resolves to both a
         # public and a private address is a rebinding attempt, not a mistake.
@@ -92,7 +94,6 @@ class SafeResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._resolver.close()
-
 
 
 def check_url_target(url: str, policy: AddressPolicy) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,10 +32,21 @@ BACKOFF_DAYS: tuple[int, ...] = (1, 2, 4, 7)
 TERMINAL_AFTER_ATTEMPTS = 10
 
 SNAPSHOT_FIELDS = [
-    "tool_names", "tools", "inferred_type", "probed_at", "error_kind", "error_message", "oauth_required",
-    "last_attempt_at", "unknown_attempts", "next_probe_after", "terminal_state", "disagreement_key",
-    "disagreement_since", "inferred_from",
-]  # fmt: skip
+    "tool_names",
+    "tools",
+    "inferred_type",
+    "probed_at",
+    "error_kind",
+    "error_message",
+    "oauth_required",
+    "last_attempt_at",
+    "unknown_attempts",
+    "next_probe_after",
+    "terminal_state",
+    "disagreement_key",
+    "disagreement_since",
+    "inferred_from",
+]
 
 
 class Action:
@@ -65,7 +77,7 @@ class CrawlSummary:
     failed: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
 
-    def add(self, outcomes: Sequence[Outcome]) -> "CrawlSummary":
+    def add(self, outcomes: Sequence[Outcome]) -> CrawlSummary:
         for outcome in outcomes:
             self.probed += 1
             if outcome.action == Action.PROMOTED:
@@ -109,8 +121,14 @@ def next_probe_delay(attempts: int) -> timedelta:
 
 
 def _apply_one(
-    agent: Agent, snapshot: CapabilitySnapshot, result: ProbeResult, now: datetime, *, promote_source: str,
-    run_id: uuid.UUID | None, actor: str,
+    agent: Agent,
+    snapshot: CapabilitySnapshot,
+    result: ProbeResult,
+    now: datetime,
+    *,
+    promote_source: str,
+    run_id: uuid.UUID | None,
+    actor: str,
 ) -> tuple[Outcome, list[TypeEvent]]:
     old_type = agent.type
     events: list[TypeEvent] = []
@@ -151,7 +169,9 @@ def _apply_one(
         if snapshot.disagreement_key != key:
             snapshot.disagreement_key, snapshot.disagreement_since = key, now
             action = Action.DISAGREEMENT
-            events.append(TypeEvent(agent.url, inferred, Source.CRAWLER_DISAGREEMENT, agent.type, member, run_id, actor, notes))
+            events.append(
+                TypeEvent(agent.url, inferred, Source.CRAWLER_DISAGREEMENT, agent.type, member, run_id, actor, notes)
+            )
     elif inferred is not None:
         snapshot.disagreement_key, snapshot.disagreement_since = "", None
 
@@ -167,9 +187,13 @@ def _apply_one(
             snapshot.next_probe_after = now + next_probe_delay(snapshot.unknown_attempts)
 
     outcome = Outcome(
-        agent_id=agent.pk, action=action, old_type=old_type, new_type=agent.type, inferred_type=inferred,
+        agent_id=agent.pk,
+        action=action,
+        old_type=old_type,
+        new_type=agent.type,
+        inferred_type=inferred,
         error_kind=result.error_kind,
-    )  # fmt: skip
+    )
     return outcome, events
 
 
@@ -235,7 +259,14 @@ def preview_probe_results(
     """What :func:`apply_probe_results` would do, without writing anything."""
     agents, snapshots = _load([agent_id for agent_id, _ in results], lock=False)
     return _evaluate(
-        agents, snapshots, results, promote_source=promote_source, run_id=None, actor="", now=timezone.now(), expect=None
+        agents,
+        snapshots,
+        results,
+        promote_source=promote_source,
+        run_id=None,
+        actor="",
+        now=timezone.now(),
+        expect=None,
     ).outcomes
 
 
@@ -257,7 +288,14 @@ def apply_probe_results(
     with transaction.atomic():
         agents, snapshots = _load([agent_id for agent_id, _ in results], lock=True)
         evaluation = _evaluate(
-            agents, snapshots, results, promote_source=promote_source, run_id=run_id, actor=actor, now=now, expect=expect
+            agents,
+            snapshots,
+            results,
+            promote_source=promote_source,
+            run_id=run_id,
+            actor=actor,
+            now=now,
+            expect=expect,
         )
         CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
         if evaluation.changed_snapshots:

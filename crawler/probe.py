@@ -15,9 +15,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -51,7 +52,7 @@ class ProbeLimits:
     slow_pool_factor: int = 4
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> "ProbeLimits":
+    def from_settings(cls, **overrides: Any) -> ProbeLimits:
         from django.conf import settings
 
         values: dict[str, Any] = {
@@ -191,7 +192,10 @@ class Prober:
             result.tools = tools
             result.tool_names = _tool_names(tools)
         except TimeoutError:
-            result.error_kind, result.error_message = ProbeErrorKind.TIMEOUT, f"no complete answer within {self.limits.deadline:g} s"
+            result.error_kind, result.error_message = (
+                ProbeErrorKind.TIMEOUT,
+                f"no complete answer within {self.limits.deadline:g} s",
+            )
         except ProbeFailure as failure:
             result.error_kind, result.error_message = failure.kind, failure.message
         except BlockedAddressError as exc:
@@ -199,13 +203,22 @@ class Prober:
         except aiohttp.ClientConnectorDNSError as exc:
             result.error_kind, result.error_message = ProbeErrorKind.DNS, f"{exc.host} does not resolve"
         except aiohttp.ClientConnectorError as exc:
-            result.error_kind, result.error_message = ProbeErrorKind.CONNECT, f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.__class__.__name__})"
+            result.error_kind, result.error_message = (
+                ProbeErrorKind.CONNECT,
+                f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.__class__.__name__})",
+            )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            result.error_kind, result.error_message = ProbeErrorKind.CONNECT, f"connection failed: {exc.__class__.__name__}: {exc}"
+            result.error_kind, result.error_message = (
+                ProbeErrorKind.CONNECT,
+                f"connection failed: {exc.__class__.__name__}: {exc}",
+            )
         except aiohttp.InvalidURL as exc:
             result.error_kind, result.error_message = ProbeErrorKind.BLOCKED, f"not a URL the probe will follow: {exc}"
         except (aiohttp.ClientResponseError, ValueError) as exc:
-            result.error_kind, result.error_message = ProbeErrorKind.PROTOCOL, f"malformed HTTP exchange: {exc.__class__.__name__}"
+            result.error_kind, result.error_message = (
+                ProbeErrorKind.PROTOCOL,
+                f"malformed HTTP exchange: {exc.__class__.__name__}",
+            )
         result.error_message = result.error_message[:500]
         result.elapsed = time.monotonic() - started
         return result
@@ -312,7 +325,9 @@ class _McpSession:
             if response.content_type == "text/event-stream":
                 reply = await self._read_sse_reply(response, request_id)
             else:
-                reply = find_reply(_parse_json(await _read_body(response, self.budget), f"the {method} reply"), request_id)
+                reply = find_reply(
+                    _parse_json(await _read_body(response, self.budget), f"the {method} reply"), request_id
+                )
         result = reply_result(reply, method)
         if method == "initialize" and isinstance(result.get("protocolVersion"), str):
             self.protocol_version = result["protocolVersion"][:32]
@@ -347,7 +362,9 @@ def _tool_names(tools: list[dict[str, Any]]) -> list[str]:
 Sink = Callable[[int, ProbeResult], None]
 
 
-async def probe_many(targets: Sequence[tuple[str, str]], limits: ProbeLimits, sink: Sink | None = None) -> list[ProbeResult]:
+async def probe_many(
+    targets: Sequence[tuple[str, str]], limits: ProbeLimits, sink: Sink | None = None
+) -> list[ProbeResult]:
     """Probe ``(url, protocol)`` pairs concurrently; results in the same order.
 
     ``sink(index, result)`` is called as each probe finishes, for callers that

@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from django.db.models import Q
 
@@ -54,7 +55,11 @@ class ReprobeEntry:
     @property
     def classification(self) -> str:
         if not self.result.ok:
-            return Classification.DNS_FAILED if self.result.error_kind in UNREACHABLE_KINDS else Classification.PROBE_FAILED
+            return (
+                Classification.DNS_FAILED
+                if self.result.error_kind in UNREACHABLE_KINDS
+                else Classification.PROBE_FAILED
+            )
         return Classification.CLASSIFIED if self.inferred_after else Classification.STILL_UNKNOWN
 
     def drift(self, type_now: str, inferred_now: str | None) -> str:
@@ -65,8 +70,10 @@ class ReprobeEntry:
 
     @property
     def changes_type_or_inference(self) -> bool:
-        return self.result.ok and not self.skipped and (
-            self.new_type != self.stored_type or self.inferred_after != self.inferred_before
+        return (
+            self.result.ok
+            and not self.skipped
+            and (self.new_type != self.stored_type or self.inferred_after != self.inferred_before)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +82,7 @@ class ReprobeEntry:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ReprobeEntry":
+    def from_dict(cls, data: dict[str, Any]) -> ReprobeEntry:
         data = {k: v for k, v in data.items() if k != "classification"}
         data["result"] = ProbeResult(**data["result"])
         return cls(**data)
@@ -94,7 +101,7 @@ class ReprobePlan:
         return {"entries": [e.as_dict() for e in self.entries], "elapsed": self.elapsed}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ReprobePlan":
+    def from_dict(cls, data: dict[str, Any]) -> ReprobePlan:
         return cls(entries=[ReprobeEntry.from_dict(e) for e in data["entries"]], elapsed=data.get("elapsed", 0.0))
 
 
@@ -136,17 +143,28 @@ def probe_and_plan(
             agent = agents[index]
             snapshot = getattr(agent, "snapshot", None)
             entries[index] = ReprobeEntry(
-                agent_id=agent.pk, url=agent.url, protocol=agent.protocol, stored_type=agent.type,
-                inferred_before=snapshot.inferred_type if snapshot else None, had_snapshot=snapshot is not None,
+                agent_id=agent.pk,
+                url=agent.url,
+                protocol=agent.protocol,
+                stored_type=agent.type,
+                inferred_before=snapshot.inferred_type if snapshot else None,
+                had_snapshot=snapshot is not None,
                 result=result,
-            )  # fmt: skip
+            )
         done += len(batch)
         if on_progress is not None:
             on_progress(done, len(agents))
     plan = ReprobePlan(entries=[e for e in entries if e is not None])
     answered = [e for e in plan.entries if e.result.ok]
-    outcomes = {o.agent_id: o for o in preview_probe_results([(e.agent_id, e.result) for e in answered], promote_source=Source.REPROBE)}
-    current = dict(CapabilitySnapshot.objects.filter(agent_id__in=[e.agent_id for e in answered]).values_list("agent_id", "inferred_type"))
+    outcomes = {
+        o.agent_id: o
+        for o in preview_probe_results([(e.agent_id, e.result) for e in answered], promote_source=Source.REPROBE)
+    }
+    current = dict(
+        CapabilitySnapshot.objects.filter(agent_id__in=[e.agent_id for e in answered]).values_list(
+            "agent_id", "inferred_type"
+        )
+    )
     for entry in answered:
         if current.get(entry.agent_id) != entry.inferred_before:
             entry.skipped = True
@@ -174,8 +192,11 @@ def apply_reprobe(plan: ReprobePlan, *, actor: str = "", run_id: uuid.UUID | Non
 
     evaluation = apply_probe_results(
         [(e.agent_id, e.result) for e in planned.values()],
-        promote_source=Source.REPROBE, run_id=applied.run_id, actor=actor, expect=unchanged_since_plan,
-    )  # fmt: skip
+        promote_source=Source.REPROBE,
+        run_id=applied.run_id,
+        actor=actor,
+        expect=unchanged_since_plan,
+    )
     applied.applied = len(evaluation.outcomes)
     applied.promoted = sum(1 for o in evaluation.outcomes if o.action == Action.PROMOTED)
     applied.disagreements = sum(1 for o in evaluation.outcomes if o.action == Action.DISAGREEMENT)
@@ -198,7 +219,7 @@ class ReprobeReport:
     slowest: list[tuple[str, float]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, plan: ReprobePlan) -> "ReprobeReport":
+    def of(cls, plan: ReprobePlan) -> ReprobeReport:
         report = cls(scanned=len(plan.entries), elapsed=plan.elapsed)
         for entry in plan.entries:
             if entry.skipped:
@@ -212,7 +233,9 @@ class ReprobeReport:
                 if len(report.still_unknown_sample) < SAMPLE_SIZE:
                     report.still_unknown_sample.append(entry.url)
             else:
-                (report.dns_failed if kind == Classification.DNS_FAILED else report.probe_failed)[entry.result.error_kind] += 1
+                (report.dns_failed if kind == Classification.DNS_FAILED else report.probe_failed)[
+                    entry.result.error_kind
+                ] += 1
                 report.preserved += entry.had_snapshot
         slowest = sorted(plan.entries, key=lambda e: e.result.elapsed, reverse=True)[:SLOWEST]
         report.slowest = [(e.url, round(e.result.elapsed, 3)) for e in slowest]

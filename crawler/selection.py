@@ -21,11 +21,18 @@ def due_for_crawl(now: datetime) -> QuerySet[Agent]:
     recently = now - timedelta(seconds=settings.AGENT_CRAWL_MIN_INTERVAL)
     due = (
         Agent.objects.filter(monitoring_paused=False)
-        .filter(Q(snapshot__isnull=True) | Q(snapshot__last_attempt_at__isnull=True) | Q(snapshot__last_attempt_at__lte=recently))
+        .filter(
+            Q(snapshot__isnull=True)
+            | Q(snapshot__last_attempt_at__isnull=True)
+            | Q(snapshot__last_attempt_at__lte=recently)
+        )
         .filter(
             Q(snapshot__isnull=True)
             | ~Q(type=AgentType.UNKNOWN)
-            | (Q(snapshot__terminal_state="") & (Q(snapshot__next_probe_after__isnull=True) | Q(snapshot__next_probe_after__lte=now)))
+            | (
+                Q(snapshot__terminal_state="")
+                & (Q(snapshot__next_probe_after__isnull=True) | Q(snapshot__next_probe_after__lte=now))
+            )
         )
     )
     return in_crawl_order(due)

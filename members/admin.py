@@ -29,7 +29,9 @@ class MemberAgentForm(forms.ModelForm):
 
     def clean_agent_url(self) -> str:
         url = canonicalize_agent_url(self.cleaned_data["agent_url"])
-        other = MemberAgent.objects.filter(agent__url=url).exclude(pk=self.instance.pk).select_related("profile").first()
+        other = (
+            MemberAgent.objects.filter(agent__url=url).exclude(pk=self.instance.pk).select_related("profile").first()
+        )
         if other is not None:
             raise ValidationError(f"{url} is already registered by {other.profile.slug}.")
         return url
@@ -91,7 +93,9 @@ class MemberProfileAdmin(admin.ModelAdmin):
             )
             return None
         if not plan.changes:
-            self.message_user(request, "Nothing to backfill: every selected agent already has its resolved type.", messages.INFO)
+            self.message_user(
+                request, "Nothing to backfill: every selected agent already has its resolved type.", messages.INFO
+            )
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -176,7 +176,10 @@ class MyMemberProfile(APIView):
             _register(profile, data.get("agents", []), request.user.get_username())
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Update your member profile; a listed agents array replaces the registrations", request=ProfileInputSerializer)
+    @extend_schema(
+        summary="Update your member profile; a listed agents array replaces the registrations",
+        request=ProfileInputSerializer,
+    )
     def put(self, request: Request) -> Response:
         profile = self._owned(request)
         data = self._valid(request, slug=profile.slug)

@@ -9,8 +9,8 @@ writes exactly that plan through :func:`registry.reclassify.apply_type_changes`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from django.db.models import F, Max, Min
 
@@ -56,8 +56,17 @@ def plan_backfill(
         rows = (
             changing.filter(pk__gte=low, pk__lt=low + chunk_size)
             .order_by("profile__slug", "agent__url")
-            .values_list("agent_id", "agent__url", "published_type", "rules_type", "profile__slug",
-                         "declared_type", "inferred_type", "probed_at", "resolved_type")  # fmt: skip
+            .values_list(
+                "agent_id",
+                "agent__url",
+                "published_type",
+                "rules_type",
+                "profile__slug",
+                "declared_type",
+                "inferred_type",
+                "probed_at",
+                "resolved_type",
+            )
         )
         for *fields, resolved in rows:
             change = TypeChange(*fields)

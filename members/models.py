@@ -12,12 +12,38 @@ from registry.types import AgentType, parse_agent_type
 
 RESERVED_SLUGS = frozenset(
     {
-        "admin", "api", "registry", "static", "media", "me", "new", "edit", "delete",
-        "settings", "login", "logout", "signup", "account", "accounts", "members",
-        "member", "agents", "agent", "www", "help", "about", "support", "adcp", "staff",
-        "root", "system", "null", "none", "undefined",
+        "admin",
+        "api",
+        "registry",
+        "static",
+        "media",
+        "me",
+        "new",
+        "edit",
+        "delete",
+        "settings",
+        "login",
+        "logout",
+        "signup",
+        "account",
+        "accounts",
+        "members",
+        "member",
+        "agents",
+        "agent",
+        "www",
+        "help",
+        "about",
+        "support",
+        "adcp",
+        "staff",
+        "root",
+        "system",
+        "null",
+        "none",
+        "undefined",
     }
-)  # fmt: skip
+)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
@@ -70,14 +96,16 @@ class MemberAgentQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("MemberAgent.objects.bulk_create() would skip the resolve rules; use "
-                        "members.registration.register_agents().")
+        raise TypeError(
+            "MemberAgent.objects.bulk_create() would skip the resolve rules; use "
+            "members.registration.register_agents()."
+        )
 
-    def _bulk_create_resolved(self, objs: list["MemberAgent"]) -> list["MemberAgent"]:
+    def _bulk_create_resolved(self, objs: list[MemberAgent]) -> list[MemberAgent]:
         """Insert rows whose resolution the caller applies in the same transaction."""
         return models.QuerySet.bulk_create(self, objs)
 
-    def _bulk_update_resolved(self, objs: list["MemberAgent"], fields: list[str]) -> int:
+    def _bulk_update_resolved(self, objs: list[MemberAgent], fields: list[str]) -> int:
         return models.QuerySet(self.model, using=self.db).bulk_update(objs, fields) if objs else 0
 
     _bulk_create_resolved.queryset_only = False  # type: ignore[attr-defined]

@@ -6,8 +6,9 @@ audit row in the transaction that changes ``Agent.type``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -46,9 +47,17 @@ def resolution_notes(row: dict[str, Any]) -> dict[str, Any]:
 
 
 RESOLUTION_FIELDS = (
-    "pk", "agent_id", "agent__url", "profile__slug", "declared_type", "resolved_type", "published_type",
-    "inferred_type", "probed_at", "agent__snapshot__tool_names",
-)  # fmt: skip
+    "pk",
+    "agent_id",
+    "agent__url",
+    "profile__slug",
+    "declared_type",
+    "resolved_type",
+    "published_type",
+    "inferred_type",
+    "probed_at",
+    "agent__snapshot__tool_names",
+)
 
 
 def lock_agents(agent_ids: Sequence[int]) -> None:

@@ -34,7 +34,9 @@ def resolved_type(*, honour_reviews: bool = True) -> Case:
     return Case(
         # A reviewer kept the published type against exactly this inference.
         *([When(kept_by_review, then=F("agent__type"))] if honour_reviews else []),
-        When(answered & Q(agent__snapshot__inferred_type__in=INFERABLE_TYPES), then=F("agent__snapshot__inferred_type")),
+        When(
+            answered & Q(agent__snapshot__inferred_type__in=INFERABLE_TYPES), then=F("agent__snapshot__inferred_type")
+        ),
         # A buy-side agent calls AdCP tools; it exposes none, so no probe can see it.
         When(answered & Q(declared_type=AgentType.BUYING), then=Value(AgentType.BUYING.value)),
         # Anything else the probe could not confirm is not published: no type smuggling.

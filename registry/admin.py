@@ -25,10 +25,20 @@ class CapabilitySnapshotInline(admin.StackedInline):
     extra = 0
     max_num = 0
     readonly_fields = [
-        "inferred_type", "inferred_from", "probed_at", "tool_names", "error_kind", "error_message", "oauth_required",
-        "last_attempt_at", "unknown_attempts", "next_probe_after", "terminal_state", "disagreement_key",
+        "inferred_type",
+        "inferred_from",
+        "probed_at",
+        "tool_names",
+        "error_kind",
+        "error_message",
+        "oauth_required",
+        "last_attempt_at",
+        "unknown_attempts",
+        "next_probe_after",
+        "terminal_state",
+        "disagreement_key",
         "disagreement_since",
-    ]  # fmt: skip
+    ]
     fields = readonly_fields
 
 
@@ -55,7 +65,9 @@ class MemberFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         from django.apps import apps
 
-        profiles = apps.get_model("members", "MemberProfile").objects.order_by("slug").values_list("slug", "display_name")
+        profiles = (
+            apps.get_model("members", "MemberProfile").objects.order_by("slug").values_list("slug", "display_name")
+        )
         return list(profiles)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
@@ -70,17 +82,30 @@ def _snapshot(agent: Agent) -> CapabilitySnapshot | None:
 class AgentAdmin(admin.ModelAdmin):
     list_display = ["url", "member", "type", "inferred_type", "last_probe", "backoff", "monitoring_paused"]
     list_filter = [
-        "type", ("snapshot__inferred_type", admin.AllValuesFieldListFilter), OpenDisagreementFilter,
-        ("snapshot__terminal_state", admin.ChoicesFieldListFilter), "monitoring_paused", MemberFilter,
-    ]  # fmt: skip
+        "type",
+        ("snapshot__inferred_type", admin.AllValuesFieldListFilter),
+        OpenDisagreementFilter,
+        ("snapshot__terminal_state", admin.ChoicesFieldListFilter),
+        "monitoring_paused",
+        MemberFilter,
+    ]
     search_fields = ["url", "name", "registration__profile__slug", "registration__profile__display_name"]
     list_select_related = ["snapshot", "registration__profile"]
     list_per_page = 100
     show_full_result_count = False
     # The published type changes only through the audited type rules.
     readonly_fields = ["type", "review_decision", "created_at", "updated_at", "history_link"]
-    fields = ["url", "name", "protocol", "type", "monitoring_paused", "review_decision", "history_link",
-              "created_at", "updated_at"]  # fmt: skip
+    fields = [
+        "url",
+        "name",
+        "protocol",
+        "type",
+        "monitoring_paused",
+        "review_decision",
+        "history_link",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [CapabilitySnapshotInline]
     actions = ["pause_monitoring", "resume_monitoring"]
 
@@ -124,7 +149,9 @@ class AgentAdmin(admin.ModelAdmin):
         if not agent.pk:
             return "—"
         url = reverse("admin:audit_typereclassification_changelist")
-        return format_html('<a href="{}?{}">Type changes of this agent, newest first</a>', url, urlencode({"agent_url": agent.url}))
+        return format_html(
+            '<a href="{}?{}">Type changes of this agent, newest first</a>', url, urlencode({"agent_url": agent.url})
+        )
 
     @admin.action(description="Pause monitoring", permissions=["change"])
     def pause_monitoring(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
@@ -183,12 +210,16 @@ class DisagreementAdmin(ReadOnlyModelAdmin):
     def keep_published_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
         return self._review(request, queryset, "keep_published_type", keep_published, "kept as published")
 
-    def _review(self, request: HttpRequest, queryset: QuerySet[Agent], action: str, apply: Any, verb: str) -> TemplateResponse | None:
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[Agent], action: str, apply: Any, verb: str
+    ) -> TemplateResponse | None:
         """First POST: the diff and a note field. Second POST (post=yes): apply what still holds."""
         plan = review_plan(queryset.values_list("pk", flat=True))
         if request.POST.get("post") == "yes":
             changes, vanished = confirmed(plan, request.POST.getlist("change"))
-            result: ApplyResult = apply(changes, actor=request.user.get_username(), note=request.POST.get("note", "").strip()[:2000])
+            result: ApplyResult = apply(
+                changes, actor=request.user.get_username(), note=request.POST.get("note", "").strip()[:2000]
+            )
             self.message_user(
                 request,
                 f"{counted(len(result.flipped), 'agent')} {verb} (run {result.run_id}), {len(result.stale) + vanished} stale skipped.",
@@ -209,5 +240,3 @@ class DisagreementAdmin(ReadOnlyModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/registry/review_confirmation.html", context)
-
-

@@ -37,9 +37,18 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Agent
         fields = [
-            "url", "display_name", "member", "member_name", "type", "type_label", "protocol",
-            "inferred_type", "last_probed_at", "last_error_kind", "online",
-        ]  # fmt: skip
+            "url",
+            "display_name",
+            "member",
+            "member_name",
+            "type",
+            "type_label",
+            "protocol",
+            "inferred_type",
+            "last_probed_at",
+            "last_error_kind",
+            "online",
+        ]
 
     def get_display_name(self, agent: Agent) -> str:
         return agent.registration.display_name or agent.name or agent.url
@@ -66,7 +75,11 @@ class PublicAgentSerializer(serializers.ModelSerializer):
 @extend_schema(
     summary="Public agents",
     parameters=[
-        OpenApiParameter("type", OpenApiTypes.STR, description="sales, creative, signals, buying or unknown (legacy buyer/seller accepted)"),
+        OpenApiParameter(
+            "type",
+            OpenApiTypes.STR,
+            description="sales, creative, signals, buying or unknown (legacy buyer/seller accepted)",
+        ),
         OpenApiParameter("member", OpenApiTypes.STR, description="a member profile slug"),
         OpenApiParameter("q", OpenApiTypes.STR, description="search in URL, names and member"),
     ],

@@ -39,7 +39,9 @@ def _canonical_host(host: str) -> str:
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
-            raise _invalid(f"The host {host!r} is not a valid internationalised domain name ({exc}).", "invalid_host") from None
+            raise _invalid(
+                f"The host {host!r} is not a valid internationalised domain name ({exc}).", "invalid_host"
+            ) from None
     labels = host.split(".")
     # 2130706433, 0x7f.1 or 0177.0.0.1 all reach 127.0.0.1 through inet_aton:
     # an address must be spelled as one, and a domain's last label is never numeric.

@@ -16,13 +16,13 @@ def validate_agent_url(value: str) -> None:
 
 
 class AgentQuerySet(models.QuerySet):
-    def get_for_url(self, url: str) -> "Agent":
+    def get_for_url(self, url: str) -> Agent:
         return self.get(url=canonicalize_agent_url(url))
 
-    def get_or_create_for_url(self, url: str, **defaults: Any) -> tuple["Agent", bool]:
+    def get_or_create_for_url(self, url: str, **defaults: Any) -> tuple[Agent, bool]:
         return self.get_or_create(url=canonicalize_agent_url(url), defaults=defaults)
 
-    def open_disagreements(self) -> "AgentQuerySet":
+    def open_disagreements(self) -> AgentQuerySet:
         """A known published type that differs from the probe's known inference,
         unless a reviewer kept it against exactly that inference."""
         inferred = models.F("snapshot__inferred_type")

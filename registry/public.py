@@ -16,6 +16,7 @@ def public_agents() -> QuerySet[Agent]:
         .order_by("url")
     )
 
+
 def filter_agents(queryset: QuerySet[Agent], *, type: str = "", member: str = "", q: str = "") -> QuerySet[Agent]:
     """Apply the listing's filters; a bad type raises ValidationError naming the allowed ones."""
     if type:
@@ -31,6 +32,7 @@ def filter_agents(queryset: QuerySet[Agent], *, type: str = "", member: str = ""
             | Q(registration__profile__display_name__icontains=term)
         )
     return queryset
+
 
 def is_online(agent: Agent) -> bool | None:
     """Did the last probe get an answer? ``None`` when never probed."""

@@ -8,7 +8,7 @@ reviewer looked is skipped as stale, never overwritten.
 from __future__ import annotations
 
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone

@@ -40,9 +40,7 @@ def make_snapshot(
     )
 
 
-def register(
-    profile: MemberProfile, agent: Agent, declared_type: str, *, actor: str = ""
-) -> MemberAgent:
+def register(profile: MemberProfile, agent: Agent, declared_type: str, *, actor: str = "") -> MemberAgent:
     member_agent = MemberAgent(profile=profile, agent=agent, declared_type=declared_type)
     member_agent.save(actor=actor)
     agent.refresh_from_db()

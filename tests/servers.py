@@ -7,7 +7,8 @@ import json
 import socket
 import threading
 from collections import Counter
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -84,7 +85,9 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
 
 async def _jsonrpc_error(request: web.Request) -> web.StreamResponse:
     body = await request.json()
-    return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": "no such method"}})
+    return web.json_response(
+        {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": "no such method"}}
+    )
 
 
 async def _whoami(request: web.Request) -> web.StreamResponse:
@@ -129,7 +132,11 @@ async def _counted(request: web.Request) -> web.StreamResponse:
     if "id" not in message:
         return web.Response(status=202)
     if message["method"] == "initialize":
-        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "counted"}}
+        result: dict[str, Any] = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "serverInfo": {"name": "counted"},
+        }
     else:
         result = {"tools": [{"name": "get_products"}, {"name": "create_media_buy"}]}
     return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
@@ -169,7 +176,9 @@ def hostile_app() -> web.Application:
     }.items():
         app.router.add_route("*", path, handler)
     for path in ("/never", "/drip", "/huge"):
-        app.router.add_route("*", path + "/.well-known/agent-card.json", {"/never": _never, "/drip": _drip, "/huge": _huge}[path])
+        app.router.add_route(
+            "*", path + "/.well-known/agent-card.json", {"/never": _never, "/drip": _drip, "/huge": _huge}[path]
+        )
     return app
 
 
@@ -180,7 +189,7 @@ class AiohttpServerThread:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
 
-    def __enter__(self) -> "AiohttpServerThread":
+    def __enter__(self) -> AiohttpServerThread:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=10)
         return self

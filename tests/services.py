@@ -78,7 +78,18 @@ class PrivatePostgres:
 
     def _ctl(self, action: str, *args: str) -> None:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w", "-o", options, action, *args)
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.folder / "data"),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-o",
+            options,
+            action,
+            *args,
+        )
 
     def start(self) -> None:
         self._ctl("start")

@@ -1,6 +1,5 @@
 """The agent list staff monitor: columns, filters, a constant number of queries, actions."""
 
-
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -43,8 +42,13 @@ def test_a_page_of_100_renders_with_a_constant_number_of_queries(staff: Client) 
 
 def test_it_shows_what_staff_monitor(staff: Client) -> None:
     agent = make_agent("https://late.example.com/mcp", type="unknown")
-    CapabilitySnapshot.objects.create(agent=agent, error_kind="dns", unknown_attempts=3, last_attempt_at="2026-11-20T10:00:00Z",
-                                      next_probe_after="2026-11-27T10:00:00Z")  # fmt: skip
+    CapabilitySnapshot.objects.create(
+        agent=agent,
+        error_kind="dns",
+        unknown_attempts=3,
+        last_attempt_at="2026-11-20T10:00:00Z",
+        next_probe_after="2026-11-27T10:00:00Z",
+    )
     page = staff.get(CHANGELIST).content.decode()
     assert "2026-11-20 10:00 (dns)" in page
     assert "attempt 3, next 2026-11-27" in page

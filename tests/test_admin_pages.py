@@ -59,7 +59,12 @@ def test_profile_page_shows_declared_beside_published(staff_client: Client, popu
 def test_audit_admin_is_read_only(staff_client: Client, populated: MemberAgent) -> None:
     row = TypeReclassification.objects.get()
     assert staff_client.get(reverse("admin:audit_typereclassification_add")).status_code == 403
-    assert staff_client.post(reverse("admin:audit_typereclassification_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        staff_client.post(
+            reverse("admin:audit_typereclassification_delete", args=[row.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     page = staff_client.get(reverse("admin:audit_typereclassification_change", args=[row.pk])).content.decode()
     assert 'name="_save"' not in page
     assert TypeReclassification.objects.count() == 1
@@ -109,7 +114,17 @@ def test_an_agent_url_of_another_member_is_refused_inline(staff_client: Client, 
 
 def test_the_published_type_is_not_editable_in_the_agent_admin(staff_client: Client, populated: MemberAgent) -> None:
     url = reverse("admin:registry_agent_change", args=[populated.agent_id])
-    staff_client.post(url, {"url": populated.agent.url, "name": "x", "protocol": "mcp", "type": "creative",
-                            "snapshot-TOTAL_FORMS": "1", "snapshot-INITIAL_FORMS": "1",
-                            "snapshot-MIN_NUM_FORMS": "0", "snapshot-MAX_NUM_FORMS": "0"})
+    staff_client.post(
+        url,
+        {
+            "url": populated.agent.url,
+            "name": "x",
+            "protocol": "mcp",
+            "type": "creative",
+            "snapshot-TOTAL_FORMS": "1",
+            "snapshot-INITIAL_FORMS": "1",
+            "snapshot-MIN_NUM_FORMS": "0",
+            "snapshot-MAX_NUM_FORMS": "0",
+        },
+    )
     assert Agent.objects.get(pk=populated.agent_id).type == "sales"

@@ -1,6 +1,6 @@
 """POST /api/registry/agents/<url>/refresh against a real agent on 127.0.0.1."""
 
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest

@@ -6,7 +6,14 @@ from audit.models import AppendOnlyError, Source, TypeEvent, TypeReclassificatio
 
 def _row() -> TypeReclassification:
     with transaction.atomic():
-        return record(TypeEvent(agent_url="https://a.example.com/mcp", old_type="buying", new_type="sales", source=Source.BACKFILL_SCRIPT))
+        return record(
+            TypeEvent(
+                agent_url="https://a.example.com/mcp",
+                old_type="buying",
+                new_type="sales",
+                source=Source.BACKFILL_SCRIPT,
+            )
+        )
 
 
 def _unchanged(row: TypeReclassification) -> None:
@@ -59,7 +66,9 @@ def test_queryset_update_and_delete_are_refused(db: None) -> None:
 
 def test_bulk_create_outside_the_entry_point_is_refused(db: None) -> None:
     with pytest.raises(RuntimeError, match="single entry point"):
-        TypeReclassification.objects.bulk_create([TypeReclassification(agent_url="x", new_type="sales", source="reprobe")])
+        TypeReclassification.objects.bulk_create(
+            [TypeReclassification(agent_url="x", new_type="sales", source="reprobe")]
+        )
 
 
 @pytest.mark.parametrize(
@@ -86,7 +95,9 @@ def test_raw_sql_update_is_refused_on_any_database(db: None) -> None:
 
 
 def test_record_many_writes_rows_in_one_insert(db: None, django_assert_num_queries: object) -> None:
-    events = [TypeEvent(agent_url=f"https://{i}.example.com", new_type="sales", source=Source.REPROBE) for i in range(50)]
+    events = [
+        TypeEvent(agent_url=f"https://{i}.example.com", new_type="sales", source=Source.REPROBE) for i in range(50)
+    ]
     with transaction.atomic():
         with django_assert_num_queries(1):  # type: ignore[operator]
             record_many(events)

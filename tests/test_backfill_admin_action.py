@@ -12,13 +12,19 @@ CHANGELIST = "admin:members_memberprofile_changelist"
 
 
 def _select_all(extra: dict[str, object] | None = None) -> dict[str, object]:
-    return {"action": "backfill_agent_types", "_selected_action": list(MemberProfile.objects.values_list("pk", flat=True)), **(extra or {})}
+    return {
+        "action": "backfill_agent_types",
+        "_selected_action": list(MemberProfile.objects.values_list("pk", flat=True)),
+        **(extra or {}),
+    }
 
 
 @pytest.fixture
 def reviewer(client: Client, db: None) -> Client:
     client.force_login(
-        make_staff("rita", superuser=False, permissions=("view_memberprofile", "change_memberprofile", "backfill_agent_types"))
+        make_staff(
+            "rita", superuser=False, permissions=("view_memberprofile", "change_memberprofile", "backfill_agent_types")
+        )
     )
     return client
 
@@ -38,7 +44,10 @@ def test_the_first_post_shows_the_plan_and_writes_nothing(reviewer: Client) -> N
 
 def test_the_second_post_applies_with_the_staff_member_as_actor(reviewer: Client) -> None:
     upstream_story()
-    keys = [f"{a.pk}:buying:sales" for a in Agent.objects.filter(url__contains="bidcliq") | Agent.objects.filter(url__contains="swivel")]
+    keys = [
+        f"{a.pk}:buying:sales"
+        for a in Agent.objects.filter(url__contains="bidcliq") | Agent.objects.filter(url__contains="swivel")
+    ]
     response = reviewer.post(reverse(CHANGELIST), _select_all({"post": "yes", "change": keys}), follow=True)
     rows = TypeReclassification.objects.filter(source="backfill_script")
     assert {(r.member, r.actor) for r in rows} == {("bidcliq", "rita"), ("swivel", "rita")}
@@ -75,7 +84,9 @@ def test_an_empty_plan_says_so(reviewer: Client) -> None:
 
 def test_staff_without_the_permission_do_not_see_or_run_it(client: Client, db: None) -> None:
     upstream_story()
-    client.force_login(make_staff("viewer", superuser=False, permissions=("view_memberprofile", "change_memberprofile")))
+    client.force_login(
+        make_staff("viewer", superuser=False, permissions=("view_memberprofile", "change_memberprofile"))
+    )
     assert "backfill_agent_types" not in client.get(reverse(CHANGELIST)).content.decode()
     keys = [f"{a.pk}:buying:sales" for a in Agent.objects.all()]
     client.post(reverse(CHANGELIST), _select_all({"post": "yes", "change": keys}))

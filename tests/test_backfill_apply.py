@@ -17,10 +17,16 @@ def test_a_real_run_flips_the_two_agents_under_one_run_id(db: None, capsys: pyte
     call_command("backfill_member_agent_types", interactive=False, actor="ops@example")
     out = capsys.readouterr().out
     rows = TypeReclassification.objects.filter(source="backfill_script")
-    assert sorted((r.member, r.old_type, r.new_type) for r in rows) == [("bidcliq", "buying", "sales"), ("swivel", "buying", "sales")]
+    assert sorted((r.member, r.old_type, r.new_type) for r in rows) == [
+        ("bidcliq", "buying", "sales"),
+        ("swivel", "buying", "sales"),
+    ]
     [run_id] = {r.run_id for r in rows}
     assert {r.actor for r in rows} == {"ops@example"}
-    assert f"WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped, 0 stale rows skipped, audit run_id {run_id}." in out
+    assert (
+        f"WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped, 0 stale rows skipped, audit run_id {run_id}."
+        in out
+    )
     assert published()["https://bidcliq.example.com/mcp"] == "sales"
     assert rows.first().notes["inferred_type"] == "sales"  # type: ignore[union-attr]
 

@@ -18,7 +18,9 @@ def _state() -> tuple[object, ...]:
     )
 
 
-def test_it_shows_exactly_the_two_upstream_flips_and_writes_nothing(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_shows_exactly_the_two_upstream_flips_and_writes_nothing(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     upstream_story()
     before = _state()
     call_command("backfill_member_agent_types", dry_run=True)
@@ -46,7 +48,9 @@ def test_the_verbose_plan_says_why(db: None, capsys: pytest.CaptureFixture[str])
         ("seller", "sales", None),  # legacy spelling, already right
     ],
 )
-def test_the_resolve_rules_seen_through_the_plan(db: None, declared: str, inferred: str | None, expected: str | None) -> None:
+def test_the_resolve_rules_seen_through_the_plan(
+    db: None, declared: str, inferred: str | None, expected: str | None
+) -> None:
     frozen("acme", declared, inferred)
     plan = plan_backfill()
     assert [c.new_type for c in plan.changes] == ([expected] if expected else [])

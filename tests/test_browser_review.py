@@ -2,8 +2,8 @@
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,9 +32,18 @@ def browser(request: pytest.FixtureRequest, settings: object) -> Iterator[object
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1400,1000"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
@@ -66,12 +75,15 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
     from selenium.webdriver.support.ui import Select
 
     bidcliq = frozen("bidcliq", "buying", None).agent
-    apply_probe_results([(bidcliq.pk, ProbeResult(bidcliq.url, "mcp", tool_names=["get_products", "create_media_buy"]))])
+    apply_probe_results(
+        [(bidcliq.pk, ProbeResult(bidcliq.url, "mcp", tool_names=["get_products", "create_media_buy"]))]
+    )
     frozen("swivel", "buying", "sales")
     reviewer = make_staff(
-        "rita", superuser=False,
+        "rita",
+        superuser=False,
         permissions=("view_disagreement", "review_disagreements", "view_agent", "view_typereclassification"),
-    )  # fmt: skip
+    )
     reviewer.set_password("review-pass-1")
     reviewer.save()
     driver = browser

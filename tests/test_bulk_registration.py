@@ -12,7 +12,9 @@ from tests.factories import make_agent, make_profile, make_snapshot, register
 
 def _fleet(n: int, prefix: str) -> list[Registration]:
     # A mix of new agents, agents with snapshots and the buying carve-out.
-    return [Registration(f"https://{prefix}-{i}.example.com/mcp", ("buying", "sales", "seller")[i % 3]) for i in range(n)]
+    return [
+        Registration(f"https://{prefix}-{i}.example.com/mcp", ("buying", "sales", "seller")[i % 3]) for i in range(n)
+    ]
 
 
 def _snapshots_for(registrations: list[Registration]) -> None:
@@ -33,7 +35,9 @@ def test_it_resolves_many_agents_with_a_constant_number_of_queries(
         register_agents(profile, registrations, actor="importer")
     assert MemberAgent.objects.count() == size
     # Every agent that left ``unknown`` did so with its audit row, and only those.
-    assert TypeReclassification.objects.filter(actor="importer").count() == Agent.objects.exclude(type="unknown").count()
+    assert (
+        TypeReclassification.objects.filter(actor="importer").count() == Agent.objects.exclude(type="unknown").count()
+    )
 
 
 def test_it_applies_the_same_rules_as_save(db: None) -> None:
@@ -60,7 +64,10 @@ def test_it_refuses_urls_of_another_member_and_writes_nothing(db: None) -> None:
     with pytest.raises(ValidationError) as exc:
         register_agents(
             make_profile("other"),
-            [Registration("https://new.example.com/mcp", "sales"), Registration("HTTPS://TAKEN.example.com/mcp/", "sales")],
+            [
+                Registration("https://new.example.com/mcp", "sales"),
+                Registration("HTTPS://TAKEN.example.com/mcp/", "sales"),
+            ],
         )
     assert exc.value.message_dict == {"agents": ["https://taken.example.com/mcp is registered by another member."]}
     assert not Agent.objects.filter(url="https://new.example.com/mcp").exists()
@@ -89,5 +96,9 @@ def test_re_registering_updates_the_declaration_and_re_resolves(db: None) -> Non
     register_agents(profile, [Registration("https://a.example.com/mcp", "sales")])
     register_agents(profile, [Registration("https://a.example.com/mcp", "signals", "Renamed")])
     member_agent = MemberAgent.objects.select_related("agent").get()
-    assert (member_agent.declared_type, member_agent.display_name, member_agent.agent.type) == ("signals", "Renamed", "signals")
+    assert (member_agent.declared_type, member_agent.display_name, member_agent.agent.type) == (
+        "signals",
+        "Renamed",
+        "signals",
+    )
     assert TypeReclassification.objects.count() == 2

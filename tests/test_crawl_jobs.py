@@ -1,7 +1,7 @@
 """Crawls end to end: the demo fleet on 127.0.0.1, the command, and real RQ workers."""
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +26,10 @@ def demo_registry(db: None, demo_fleet: str) -> str:
 
 def _types() -> dict[str, tuple[str, str | None]]:
     return {
-        a.url.rsplit("/", 2)[-2] if a.url.endswith("/mcp") else a.url.rsplit("/", 1)[-1]: (a.type, a.snapshot.inferred_type)
+        a.url.rsplit("/", 2)[-2] if a.url.endswith("/mcp") else a.url.rsplit("/", 1)[-1]: (
+            a.type,
+            a.snapshot.inferred_type,
+        )
         for a in Agent.objects.select_related("snapshot")
     }
 
@@ -66,7 +69,10 @@ def test_it_crawls_only_the_given_urls(demo_registry: str, capsys: pytest.Captur
     "options, message",
     [
         ({"url": ["ftp://nope"]}, "scheme must be http or https"),
-        ({"url": ["https://not-registered.example.com/mcp"]}, "No agent registered at https://not-registered.example.com/mcp"),
+        (
+            {"url": ["https://not-registered.example.com/mcp"]},
+            "No agent registered at https://not-registered.example.com/mcp",
+        ),
         ({"timeout": 0}, "--timeout must be a positive"),
     ],
 )
@@ -83,9 +89,13 @@ def test_paused_and_terminal_and_backed_off_agents_are_not_due(db: None) -> None
     terminal = make_agent()
     CapabilitySnapshot.objects.create(agent=terminal, terminal_state="unreachable", unknown_attempts=10)
     waiting = make_agent()
-    CapabilitySnapshot.objects.create(agent=waiting, unknown_attempts=2, next_probe_after=now + timezone.timedelta(days=1))
+    CapabilitySnapshot.objects.create(
+        agent=waiting, unknown_attempts=2, next_probe_after=now + timezone.timedelta(days=1)
+    )
     ready = make_agent()
-    CapabilitySnapshot.objects.create(agent=ready, unknown_attempts=2, next_probe_after=now - timezone.timedelta(minutes=1))
+    CapabilitySnapshot.objects.create(
+        agent=ready, unknown_attempts=2, next_probe_after=now - timezone.timedelta(minutes=1)
+    )
     known_with_snapshot = make_agent(type="buying")
     CapabilitySnapshot.objects.create(agent=known_with_snapshot)
     assert set(due_for_crawl(now)) == {due_known, new_agent, ready, known_with_snapshot}
@@ -104,8 +114,14 @@ def test_agents_that_timed_out_last_time_are_probed_first(db: None) -> None:
 @override_settings(AGENT_CRAWL_MIN_INTERVAL=30 * 60)
 def test_agents_attempted_within_the_minimum_interval_are_not_due_yet(db: None) -> None:
     now = timezone.now()
-    just_probed, probed_last_hour, failed_just_now = make_agent(type="sales"), make_agent(type="sales"), make_agent(type="sales")
-    CapabilitySnapshot.objects.create(agent=just_probed, probed_at=now, last_attempt_at=now - timezone.timedelta(minutes=5))
+    just_probed, probed_last_hour, failed_just_now = (
+        make_agent(type="sales"),
+        make_agent(type="sales"),
+        make_agent(type="sales"),
+    )
+    CapabilitySnapshot.objects.create(
+        agent=just_probed, probed_at=now, last_attempt_at=now - timezone.timedelta(minutes=5)
+    )
     CapabilitySnapshot.objects.create(agent=probed_last_hour, last_attempt_at=now - timezone.timedelta(minutes=31))
     CapabilitySnapshot.objects.create(agent=failed_just_now, error_kind="timeout", last_attempt_at=now)
     assert set(due_for_crawl(now)) == {probed_last_hour}

@@ -80,7 +80,11 @@ def test_a_failed_probe_keeps_the_last_good_snapshot(db: None) -> None:
     good = make_snapshot(agent, "sales", ["get_products"])
     assert apply(agent, failed(agent, "oauth_required")) == "failed"
     snapshot = CapabilitySnapshot.objects.get(pk=good.pk)
-    assert (snapshot.inferred_type, snapshot.tool_names, snapshot.probed_at) == ("sales", ["get_products"], good.probed_at)
+    assert (snapshot.inferred_type, snapshot.tool_names, snapshot.probed_at) == (
+        "sales",
+        ["get_products"],
+        good.probed_at,
+    )
     assert (snapshot.error_kind, snapshot.oauth_required) == ("oauth_required", True)
     assert snapshot.last_attempt_at > good.probed_at
     assert agent.type == "sales"

@@ -24,12 +24,23 @@ def test_state_changing_posts_without_a_token_are_refused(csrf_client: Client) -
     change = f"{agent.pk}:buying:sales"
     posts = [
         ("/admin/registry/agent/", {"action": "pause_monitoring", "_selected_action": [agent.pk]}),
-        ("/admin/registry/disagreement/", {"action": "adopt_inferred_type", "_selected_action": [agent.pk], "post": "yes", "change": [change]}),
-        ("/admin/members/memberprofile/", {"action": "backfill_agent_types", "_selected_action": [agent.registration.profile_id], "post": "yes", "change": [change]}),
+        (
+            "/admin/registry/disagreement/",
+            {"action": "adopt_inferred_type", "_selected_action": [agent.pk], "post": "yes", "change": [change]},
+        ),
+        (
+            "/admin/members/memberprofile/",
+            {
+                "action": "backfill_agent_types",
+                "_selected_action": [agent.registration.profile_id],
+                "post": "yes",
+                "change": [change],
+            },
+        ),
         (f"/admin/crawler/reproberun/{run.pk}/change/", {"_apply": "1"}),
         ("/api/me/member-profile", {"slug": "new", "display_name": "New"}),
         (f"/api/registry/agents/{quote(agent.url, safe='')}/refresh", {}),
-    ]  # fmt: skip
+    ]
     for url, data in posts:
         response = csrf_client.post(url, data)
         assert response.status_code == 403, url

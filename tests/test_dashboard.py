@@ -28,11 +28,11 @@ def test_the_dashboard_shows_the_registry_at_a_glance(staff: Client, official_ag
     assert CrawlChunk.objects.get().probed == 2
 
     page = staff.get("/admin/dashboard/").content.decode()
-    assert "<span class=\"big\">5</span> agents, <strong>60.0%</strong> unclassified" in page
+    assert '<span class="big">5</span> agents, <strong>60.0%</strong> unclassified' in page
     assert "<title>Unclassified: 3</title>" in page
     assert ">1</a></span> open disagreements" in page
     assert "1 unreachable</a>" in page
-    assert "<span class=\"big\">2</span> probed, 1 promoted" in page and "Failed: http_status 1" in page
+    assert '<span class="big">2</span> probed, 1 promoted' in page and "Failed: http_status 1" in page
     assert f"run {run_id}" in page
     assert "<th>Crawler promote</th><td>1</td>" in page
 

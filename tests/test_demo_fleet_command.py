@@ -13,8 +13,11 @@ def test_it_stops_on_sigterm_while_the_silent_agent_holds_a_connection() -> None
     port = free_port()
     fleet = subprocess.Popen(
         [sys.executable, "manage.py", "serve_demo_agents", "--port", str(port)],
-        cwd=ROOT, env={"DEBUG": "1", "PATH": "/usr/bin:/bin"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={"DEBUG": "1", "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: port_answers(port), timeout=30, what="the demo fleet")
         body = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'

@@ -57,15 +57,25 @@ def test_adopt_shows_the_diff_then_applies_with_the_note(client: Client, story: 
 
     second = client.post(
         CHANGELIST,
-        _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"], note="confirmed with Bidcliq"),
+        _select(
+            [bidcliq],
+            "adopt_inferred_type",
+            post="yes",
+            change=[f"{bidcliq.pk}:buying:sales"],
+            note="confirmed with Bidcliq",
+        ),
         follow=True,
     )
     assert "1 agent reclassified" in second.content.decode()
     assert Agent.objects.get(pk=bidcliq.pk).type == "sales"
     row = TypeReclassification.objects.get(source="admin_review")
     assert (row.old_type, row.new_type, row.actor, row.notes["note"], row.notes["decision"]) == (
-        "buying", "sales", "rita", "confirmed with Bidcliq", "adopt_inferred",
-    )  # fmt: skip
+        "buying",
+        "sales",
+        "rita",
+        "confirmed with Bidcliq",
+        "adopt_inferred",
+    )
     assert "https://bidcliq.example.com/mcp" not in client.get(CHANGELIST).content.decode()
 
 
@@ -74,18 +84,30 @@ def test_adopting_a_row_that_changed_meanwhile_skips_it(client: Client, story: d
     swivel = story["swivel"]
     Agent.objects.filter(pk=swivel.pk).update(type="creative")
     response = client.post(
-        CHANGELIST, _select([swivel], "adopt_inferred_type", post="yes", change=[f"{swivel.pk}:buying:sales"]), follow=True
+        CHANGELIST,
+        _select([swivel], "adopt_inferred_type", post="yes", change=[f"{swivel.pk}:buying:sales"]),
+        follow=True,
     )
     assert "0 agents reclassified" in response.content.decode() and "1 stale skipped" in response.content.decode()
     assert Agent.objects.get(pk=swivel.pk).type == "creative"
 
 
-def test_keep_binds_member_saves_and_the_backfill_until_the_inference_changes(client: Client, story: dict[str, Agent]) -> None:
+def test_keep_binds_member_saves_and_the_backfill_until_the_inference_changes(
+    client: Client, story: dict[str, Agent]
+) -> None:
     client = reviewer_client(client)
     swivel = story["swivel"]
-    client.post(CHANGELIST, _select([swivel], "keep_published_type", post="yes", change=[f"{swivel.pk}:buying:sales"], note="really buys"))
+    client.post(
+        CHANGELIST,
+        _select([swivel], "keep_published_type", post="yes", change=[f"{swivel.pk}:buying:sales"], note="really buys"),
+    )
     row = TypeReclassification.objects.get(source="admin_review")
-    assert (row.old_type, row.new_type, row.notes["decision"], row.notes["note"]) == ("buying", "buying", "keep_published", "really buys")
+    assert (row.old_type, row.new_type, row.notes["decision"], row.notes["note"]) == (
+        "buying",
+        "buying",
+        "keep_published",
+        "really buys",
+    )
     assert "https://swivel.example.com/mcp" not in client.get(CHANGELIST).content.decode()
 
     plan = plan_backfill()
@@ -106,5 +128,7 @@ def test_view_only_staff_can_see_but_not_act(client: Client, story: dict[str, Ag
     assert "https://bidcliq.example.com/mcp" in page
     assert "adopt_inferred_type" not in page
     bidcliq = story["bidcliq"]
-    client.post(CHANGELIST, _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"]))
+    client.post(
+        CHANGELIST, _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"])
+    )
     assert Agent.objects.get(pk=bidcliq.pk).type == "buying"

@@ -52,7 +52,9 @@ def crawls(rng: random.Random, stats: dict[str, int]) -> None:
     results = []
     for pk in ids:
         tools = rng.choice(TOOLSETS)
-        results.append((pk, ProbeResult("x", "mcp", tool_names=tools) if tools else ProbeResult("x", "mcp", error_kind="timeout")))
+        results.append(
+            (pk, ProbeResult("x", "mcp", tool_names=tools) if tools else ProbeResult("x", "mcp", error_kind="timeout"))
+        )
     apply_probe_results(results)
     stats["crawl"] += 1
 

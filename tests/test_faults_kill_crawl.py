@@ -25,7 +25,8 @@ def _invariants() -> int:
     assert promoted == set(rows), "a promotion without its audit row, or the reverse"
     snapshots = CapabilitySnapshot.objects.all()
     assert all(
-        (s.inferred_type, s.tool_names, s.inferred_from) == ("sales", ["get_products"], ["get_products"]) and s.probed_at
+        (s.inferred_type, s.tool_names, s.inferred_from) == ("sales", ["get_products"], ["get_products"])
+        and s.probed_at
         for s in snapshots
     ), "a half-written snapshot"
     assert set(snapshots.values_list("agent__url", flat=True)) == promoted
@@ -33,7 +34,9 @@ def _invariants() -> int:
 
 
 @pytest.mark.parametrize("kill_at", [1, AGENTS // 2])
-def test_a_killed_crawl_leaves_whole_results_and_a_rerun_converges(transactional_db: None, hostile: str, kill_at: int) -> None:
+def test_a_killed_crawl_leaves_whole_results_and_a_rerun_converges(
+    transactional_db: None, hostile: str, kill_at: int
+) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the killed process needs a database it can share: PostgreSQL")
     Agent.objects.bulk_create(Agent(url=f"{hostile}/slow/{i}/mcp") for i in range(AGENTS))

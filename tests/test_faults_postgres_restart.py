@@ -6,8 +6,9 @@ sessions, not the suite's.
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -59,21 +60,31 @@ def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
     postgres, redis = services
     database = postgres.url("postgres")
     env = {
-        "DATABASE_URL": database, "REDIS_URL": redis.url, "AGENT_CRAWL_CHUNK_SIZE": str(CHUNK),
-        "AGENT_PROBE_CONCURRENCY": "10", "AGENT_CRAWL_RETRY_INTERVALS": ",".join(["1"] * RETRIES),
-    }  # fmt: skip
+        "DATABASE_URL": database,
+        "REDIS_URL": redis.url,
+        "AGENT_CRAWL_CHUNK_SIZE": str(CHUNK),
+        "AGENT_PROBE_CONCURRENCY": "10",
+        "AGENT_CRAWL_RETRY_INTERVALS": ",".join(["1"] * RETRIES),
+    }
     _run("migrate", **env)
-    _run("shell", "-c", (
-        "from registry.models import Agent; "
-        f"Agent.objects.bulk_create(Agent(url=f'{hostile}/slow/{{i}}/mcp') for i in range({AGENTS}))"
-    ), **env)  # fmt: skip
+    _run(
+        "shell",
+        "-c",
+        (
+            "from registry.models import Agent; "
+            f"Agent.objects.bulk_create(Agent(url=f'{hostile}/slow/{{i}}/mcp') for i in range({AGENTS}))"
+        ),
+        **env,
+    )
     _run("crawl_agents", **env)
     log = tmp_path / "worker.log"
     worker = manage_py("rqworker", "--with-scheduler", CRAWL_QUEUE, log=log, **env)
     snapshots, snapshot_table = 0, CapabilitySnapshot._meta.db_table
     queue_redis = redis_client.Redis.from_url(redis.url)
     try:
-        wait_until(lambda: _one(database, f"SELECT count(*) FROM {snapshot_table}") >= CHUNK, timeout=60, what="a chunk")
+        wait_until(
+            lambda: _one(database, f"SELECT count(*) FROM {snapshot_table}") >= CHUNK, timeout=60, what="a chunk"
+        )
         postgres.restart()
         snapshots = _one(database, f"SELECT count(*) FROM {snapshot_table}")
         wait_until(lambda: queue_redis.get(CRAWL_LOCK_KEY) is None, timeout=120, what="the crawl to finish")

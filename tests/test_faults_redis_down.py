@@ -1,6 +1,6 @@
 """Redis down: the web and admin keep serving; what needs Redis says so clearly."""
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -43,7 +43,9 @@ def test_public_pages_and_the_admin_keep_serving(redis_down: None, agent: object
 
 def test_probe_now_says_what_is_wrong(redis_down: None, agent: object, client: Client) -> None:
     client.force_login(make_staff())
-    response = client.post("/admin/registry/agent/", {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)  # type: ignore[attr-defined]
+    response = client.post(
+        "/admin/registry/agent/", {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True
+    )  # type: ignore[attr-defined]
     assert response.status_code == 200
     assert "Could not probe: the rate limiter&#x27;s cache is unavailable" in response.content.decode()
 
@@ -58,7 +60,9 @@ def test_the_refresh_api_answers_503(redis_down: None, agent: object) -> None:
     assert "Refresh is unavailable" in response.json()["detail"]
 
 
-def test_the_crawl_command_explains_and_sync_still_works(redis_down: None, agent: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_crawl_command_explains_and_sync_still_works(
+    redis_down: None, agent: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(CommandError, match="Redis is unavailable.*--sync"):
         call_command("crawl_agents")
     call_command("crawl_agents", sync=True)

@@ -5,8 +5,8 @@ did not reach, and no agent is promoted twice.
 """
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -34,9 +34,15 @@ def redis() -> Iterator[PrivateRedis]:
 
 def _worker(redis: PrivateRedis, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     return manage_py(
-        "rqworker", "--with-scheduler", *extra, "crawl", log=log,
-        REDIS_URL=redis.url, AGENT_CRAWL_CHUNK_SIZE=str(CHUNK), AGENT_PROBE_CONCURRENCY="10",
-    )  # fmt: skip
+        "rqworker",
+        "--with-scheduler",
+        *extra,
+        "crawl",
+        log=log,
+        REDIS_URL=redis.url,
+        AGENT_CRAWL_CHUNK_SIZE=str(CHUNK),
+        AGENT_PROBE_CONCURRENCY="10",
+    )
 
 
 def test_a_crawl_cut_by_a_redis_crash_resumes_without_probing_anything_twice(
@@ -69,7 +75,9 @@ def test_a_crawl_cut_by_a_redis_crash_resumes_without_probing_anything_twice(
 
     snapshots = dict(CapabilitySnapshot.objects.values_list("agent_id", "last_attempt_at"))
     assert len(snapshots) == AGENTS, log.read_text()[-3000:]
-    assert all(snapshots[pk] == when for pk, when in reached.items()), "an agent reached before the crash was probed again"
+    assert all(snapshots[pk] == when for pk, when in reached.items()), (
+        "an agent reached before the crash was probed again"
+    )
     promotions = list(TypeReclassification.objects.filter(source="crawler_promote").values_list("agent_url", flat=True))
     assert len(promotions) == len(set(promotions)) == AGENTS
     urls = dict(Agent.objects.values_list("pk", "url"))

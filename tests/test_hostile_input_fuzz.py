@@ -22,11 +22,17 @@ json_values = st.recursive(
 # Shapes close to real replies, so the fuzzer reaches past the first type check.
 rpc_like = st.fixed_dictionaries(
     {"jsonrpc": st.just("2.0"), "id": st.integers(0, 3) | st.text(max_size=2) | st.none()},
-    optional={"result": json_values | st.fixed_dictionaries({}, optional={"tools": json_values, "nextCursor": json_values}),
-              "error": json_values},
-)  # fmt: skip
+    optional={
+        "result": json_values | st.fixed_dictionaries({}, optional={"tools": json_values, "nextCursor": json_values}),
+        "error": json_values,
+    },
+)
 card_like = st.fixed_dictionaries(
-    {}, optional={"name": json_values, "skills": json_values | st.lists(st.dictionaries(st.sampled_from(["id", "name", "x"]), json_values))}
+    {},
+    optional={
+        "name": json_values,
+        "skills": json_values | st.lists(st.dictionaries(st.sampled_from(["id", "name", "x"]), json_values)),
+    },
 )
 # How many examples, and whether they are random, comes from the profile (tests/conftest.py).
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

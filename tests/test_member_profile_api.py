@@ -41,7 +41,9 @@ def test_anonymous_gets_401(owner: User) -> None:
 @pytest.mark.parametrize("method", ["get", "put"])
 def test_another_member_gets_403(owner: User, method: str) -> None:
     other = User.objects.create_user("eve", password="pw")
-    response = getattr(client_for(other), method)(f"{URL}?profile=bidcliq", {"slug": "bidcliq", "display_name": "x"}, format="json")
+    response = getattr(client_for(other), method)(
+        f"{URL}?profile=bidcliq", {"slug": "bidcliq", "display_name": "x"}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -55,7 +57,10 @@ def test_the_owner_sees_declared_and_published_with_the_reason(owner: User) -> N
     assert document["slug"] == "bidcliq"
     [agent] = document["agents"]
     assert (agent["declared_type"], agent["published_type"], agent["inferred_type"]) == ("buying", "sales", "sales")
-    assert agent["explanation"] == "You said buying; the registry lists sales because the agent exposes get_products, create_media_buy."
+    assert (
+        agent["explanation"]
+        == "You said buying; the registry lists sales because the agent exposes get_products, create_media_buy."
+    )
 
 
 def test_creating_a_profile_resolves_and_audits_with_the_user(db: None) -> None:
@@ -91,7 +96,9 @@ def test_creating_a_profile_resolves_and_audits_with_the_user(db: None) -> None:
         ({"url": "ftp://x.example.com", "declared_type": "sales"}, "url", "scheme must be http or https"),
     ],
 )
-def test_invalid_agents_get_a_field_error_and_change_nothing(db: None, agent: dict[str, Any], field: str, message: str) -> None:
+def test_invalid_agents_get_a_field_error_and_change_nothing(
+    db: None, agent: dict[str, Any], field: str, message: str
+) -> None:
     user = User.objects.create_user("nina", password="pw")
     response = client_for(user).post(URL, {"slug": "northwind", "display_name": "N", "agents": [agent]}, format="json")
     assert response.status_code == 400
@@ -103,7 +110,11 @@ def test_a_url_of_another_member_is_a_409_and_changes_nothing(owner: User) -> No
     user = User.objects.create_user("nina", password="pw")
     response = client_for(user).post(
         URL,
-        {"slug": "copycat", "display_name": "C", "agents": [{"url": "https://BIDCLIQ.example.com/mcp", "declared_type": "sales"}]},
+        {
+            "slug": "copycat",
+            "display_name": "C",
+            "agents": [{"url": "https://BIDCLIQ.example.com/mcp", "declared_type": "sales"}],
+        },
         format="json",
     )
     assert response.status_code == 409
@@ -129,7 +140,10 @@ def test_put_replaces_the_agents_and_leaves_untouched_types_alone(owner: User) -
         format="json",
     )
     assert response.status_code == 200, response.json()
-    assert sorted(a["url"] for a in response.json()["agents"]) == ["https://bidcliq.example.com/mcp", "https://third.example.com/mcp"]
+    assert sorted(a["url"] for a in response.json()["agents"]) == [
+        "https://bidcliq.example.com/mcp",
+        "https://third.example.com/mcp",
+    ]
     assert not MemberAgent.objects.filter(agent=extra).exists()
     assert Agent.objects.get(pk=extra.pk).type == "signals"  # unregistered, not retyped
     new_rows = TypeReclassification.objects.order_by("pk")[rows_before:]

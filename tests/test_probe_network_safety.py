@@ -13,11 +13,28 @@ PRODUCTION = AddressPolicy()
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-        "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "fe80::1", "fc00::1", "ff02::1", "::",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:0a00:0001::1", "64:ff9b::a00:1", "2001:db8::1",
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "2002:0a00:0001::1",
+        "64:ff9b::a00:1",
+        "2001:db8::1",
     ],
-)  # fmt: skip
+)
 def test_non_public_addresses_are_refused(address: str) -> None:
     with pytest.raises(BlockedAddressError):
         PRODUCTION.check(address)
@@ -47,7 +64,9 @@ def test_loopback_in_any_spelling_is_blocked_in_production(official_agents: str,
     assert result.error_kind == "blocked" or "does not resolve" in result.error_message
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data", "http://10.255.255.1/mcp", "http://[::ffff:192.168.0.1]/"])
+@pytest.mark.parametrize(
+    "target", ["http://169.254.169.254/latest/meta-data", "http://10.255.255.1/mcp", "http://[::ffff:192.168.0.1]/"]
+)
 def test_a_redirect_to_a_private_address_is_refused(hostile: str, target: str) -> None:
     # Loopback is opened for the test server itself; the redirect target is not.
     result = probe(f"{hostile}/redirect?to={target}")

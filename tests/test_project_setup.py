@@ -27,7 +27,10 @@ def test_deploy_check_reports_nothing_serious() -> None:
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     # Preloading HSTS is an opt-in commitment, not a misconfiguration.
     serious = [line for line in result.stderr.splitlines() if "security." in line and "W021" not in line]

@@ -13,7 +13,9 @@ from tests.factories import make_agent, make_profile, make_snapshot, register
 def registry(db: None) -> None:
     acme = make_profile("acme", display_name="Acme Media")
     hidden = make_profile("hidden", is_public=False)
-    for i, (declared, inferred) in enumerate([("sales", "sales"), ("creative", None), ("buying", None), ("signals", "signals")]):
+    for i, (declared, inferred) in enumerate(
+        [("sales", "sales"), ("creative", None), ("buying", None), ("signals", "signals")]
+    ):
         agent = make_agent(f"https://a{i}.acme.example/mcp", name=f"Acme {declared}")
         if inferred or declared == "buying":
             make_snapshot(agent, inferred, last_attempt_at=agent.created_at)
@@ -35,7 +37,9 @@ def test_the_page_lists_public_agents_with_type_links(client: Client, registry: 
     assert ">Unclassified<" in page and "Acme Media" in page
 
 
-@pytest.mark.parametrize("type_, expected", [("sales", ["a0"]), ("unknown", ["lost"]), ("buyer", ["a2"]), ("signals", ["a3"])])
+@pytest.mark.parametrize(
+    "type_, expected", [("sales", ["a0"]), ("unknown", ["lost"]), ("buyer", ["a2"]), ("signals", ["a3"])]
+)
 def test_type_filters_work_as_links(client: Client, registry: None, type_: str, expected: list[str]) -> None:
     page = client.get(f"/registry/?type={type_}").content.decode()
     for name in ("a0", "a1", "a2", "a3", "lost"):
@@ -48,7 +52,9 @@ def test_search_and_a_bad_type_on_the_page(client: Client, registry: None) -> No
     assert response.status_code == 400 and "&#x27;publisher&#x27; is not an agent type" in response.content.decode()
 
 
-def test_the_page_renders_with_a_constant_number_of_queries(client: Client, registry: None, django_assert_max_num_queries: Any) -> None:
+def test_the_page_renders_with_a_constant_number_of_queries(
+    client: Client, registry: None, django_assert_max_num_queries: Any
+) -> None:
     # count + rows, whatever the number of agents on the page (sessions aside)
     with django_assert_max_num_queries(2):
         client.get("/registry/")

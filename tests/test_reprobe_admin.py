@@ -18,7 +18,9 @@ CHANGELIST = "admin:registry_agent_changelist"
 @pytest.fixture
 def reviewer(client: Client, db: None) -> Client:
     client.force_login(
-        make_staff("rita", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun", "reprobe_agents"))
+        make_staff(
+            "rita", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun", "reprobe_agents")
+        )
     )
     return client
 
@@ -34,7 +36,9 @@ def _start(client: Client, agent: Agent) -> ReprobeRun:
     with override_settings(REDIS_URL=""):  # the job runs inline
         response = client.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [agent.pk]})
     run = ReprobeRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("admin:crawler_reproberun_change", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:crawler_reproberun_change", args=[run.pk]
+    )
     return run
 
 
@@ -88,7 +92,9 @@ def test_discarding_writes_nothing(reviewer: Client, counted_agent: Agent) -> No
 
 
 def test_staff_without_the_permission_can_neither_start_nor_apply(client: Client, counted_agent: Agent) -> None:
-    client.force_login(make_staff("vic", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun")))
+    client.force_login(
+        make_staff("vic", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun"))
+    )
     assert "reprobe_selected" not in client.get(reverse(CHANGELIST)).content.decode()
     client.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [counted_agent.pk]})
     assert not ReprobeRun.objects.exists()
@@ -99,7 +105,9 @@ def test_staff_without_the_permission_can_neither_start_nor_apply(client: Client
 def test_a_dead_redis_is_reported_not_a_500(reviewer: Client, counted_agent: Agent) -> None:
     queues = {"crawl": {"URL": "redis://127.0.0.1:1/0"}, "default": {"URL": "redis://127.0.0.1:1/0"}}
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0", RQ_QUEUES=queues):
-        response = reviewer.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [counted_agent.pk]}, follow=True)
+        response = reviewer.post(
+            reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [counted_agent.pk]}, follow=True
+        )
     assert response.status_code == 200
     assert "Could not start the reprobe" in response.content.decode()
     assert ReprobeRun.objects.get().status == "failed"

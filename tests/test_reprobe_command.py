@@ -44,7 +44,9 @@ def _dump() -> str:
     return serializers.serialize("json", [obj for m in models for obj in m.objects.order_by("pk")])
 
 
-def test_a_real_run_classifies_promotes_and_counts_failures_apart(unknowns: dict[str, Agent], capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_real_run_classifies_promotes_and_counts_failures_apart(
+    unknowns: dict[str, Agent], capsys: pytest.CaptureFixture[str]
+) -> None:
     before = CapabilitySnapshot.objects.get(agent=unknowns["timeout"])
     call_command("reprobe_unknown_agents", timeout=1.0, format="json", actor="ops")
     document = json.loads(capsys.readouterr().out)
@@ -60,7 +62,13 @@ def test_a_real_run_classifies_promotes_and_counts_failures_apart(unknowns: dict
     sales = Agent.objects.get(pk=unknowns["now_sales"].pk)
     assert sales.type == "sales"
     row = TypeReclassification.objects.get(source="reprobe")
-    assert (row.agent_url, row.old_type, row.new_type, row.member, row.actor) == (sales.url, "unknown", "sales", "acme", "ops")
+    assert (row.agent_url, row.old_type, row.new_type, row.member, row.actor) == (
+        sales.url,
+        "unknown",
+        "sales",
+        "acme",
+        "ops",
+    )
     assert document["applied"]["promoted"] == 1 and document["applied"]["run_id"] == str(row.run_id)
     # The agent that now times out keeps its earlier snapshot untouched.
     after = CapabilitySnapshot.objects.get(agent=unknowns["timeout"])
@@ -82,9 +90,17 @@ def test_json_report_shape_is_stable(unknowns: dict[str, Agent], capsys: pytest.
     document = json.loads(capsys.readouterr().out)
     assert set(document) == {"mode", "report", "changes", "applied"}
     assert set(document["report"]) == {
-        "scanned", "classified", "still_unknown", "still_unknown_sample", "probe_failed", "dns_failed",
-        "preserved", "skipped", "elapsed", "slowest",
-    }  # fmt: skip
+        "scanned",
+        "classified",
+        "still_unknown",
+        "still_unknown_sample",
+        "probe_failed",
+        "dns_failed",
+        "preserved",
+        "skipped",
+        "elapsed",
+        "slowest",
+    }
     assert document["report"]["scanned"] == 2 and document["applied"] is None
 
 
@@ -101,7 +117,9 @@ def test_a_row_changed_after_the_probe_is_stale(unknowns: dict[str, Agent]) -> N
 def test_an_agent_classified_by_a_crawl_meanwhile_is_skipped(unknowns: dict[str, Agent]) -> None:
     agents = select_unknown_agents([unknowns["now_sales"].url])
     plan = probe_and_plan(agents, ProbeLimits(deadline=2, address_policy=ProbeLimits.from_settings().address_policy))
-    CapabilitySnapshot.objects.filter(agent=unknowns["now_sales"]).update(inferred_type="sales", probed_at=timezone.now())
+    CapabilitySnapshot.objects.filter(agent=unknowns["now_sales"]).update(
+        inferred_type="sales", probed_at=timezone.now()
+    )
     applied = apply_reprobe(plan)
     assert (applied.skipped, applied.applied) == (1, 0)
 
@@ -118,7 +136,10 @@ def test_terminal_agents_only_with_include_terminal(unknowns: dict[str, Agent]) 
         ({"timeout": 0}, "--timeout must be a positive"),
         ({"limit": 0}, "--limit must be at least 1"),
         ({"concurrency": 0}, "--concurrency must be at least 1"),
-        ({"url": ["https://nowhere.example.com/mcp"]}, "No unpaused agent registered at https://nowhere.example.com/mcp"),
+        (
+            {"url": ["https://nowhere.example.com/mcp"]},
+            "No unpaused agent registered at https://nowhere.example.com/mcp",
+        ),
         ({"url": ["gopher://x"]}, "scheme must be http or https"),
     ],
 )

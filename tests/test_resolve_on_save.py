@@ -126,7 +126,9 @@ def test_queryset_update_of_the_declared_type_is_refused(db: None) -> None:
 
 def test_bulk_create_is_refused(db: None) -> None:
     with pytest.raises(TypeError, match="register_agents"):
-        MemberAgent.objects.bulk_create([MemberAgent(profile=make_profile(), agent=make_agent(), declared_type="sales")])
+        MemberAgent.objects.bulk_create(
+            [MemberAgent(profile=make_profile(), agent=make_agent(), declared_type="sales")]
+        )
 
 
 def test_loaded_fixtures_resolve_too(db: None, tmp_path: object) -> None:

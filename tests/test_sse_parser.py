@@ -3,7 +3,7 @@ from crawler.sse import ServerSentEvent, SSEParser
 
 def test_it_parses_events_split_across_chunks_and_line_endings() -> None:
     parser = SSEParser()
-    assert parser.feed(b"event: message\r\ndata: {\"a\"") == []
+    assert parser.feed(b'event: message\r\ndata: {"a"') == []
     assert parser.feed(b": 1}\r") == []
     assert parser.feed(b"\n\r\n") == [ServerSentEvent("message", '{"a": 1}')]
 

@@ -43,7 +43,9 @@ class Command(BaseCommand):
             return
         if not start.inline:
             self.stdout.write(
-                self.style.SUCCESS(f"Crawl {start.run_id}: {start.agents} agents in {start.chunks} chunk jobs enqueued.")
+                self.style.SUCCESS(
+                    f"Crawl {start.run_id}: {start.agents} agents in {start.chunks} chunk jobs enqueued."
+                )
             )
             return
         self.stdout.write(self.style.SUCCESS(f"Crawl {start.run_id}: {start.summary.line()}"))

@@ -24,11 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("-n", "--dry-run", action="store_true", help="Probe and report; write nothing.")
         parser.add_argument("--url", action="append", default=None, help="Reprobe this agent (repeatable).")
         parser.add_argument("--limit", type=int, default=None, help="At most this many agents.")
-        parser.add_argument("--include-terminal", action="store_true",
-                            help="Also agents given up as unreachable or unclassifiable.")  # fmt: skip
+        parser.add_argument(
+            "--include-terminal", action="store_true", help="Also agents given up as unreachable or unclassifiable."
+        )
         parser.add_argument("--timeout", type=float, default=30.0, help="Per-probe deadline (default 30 s).")
-        parser.add_argument("--concurrency", type=int, default=None,
-                            help=f"Probes in flight (default {settings.AGENT_PROBE_CONCURRENCY}).")  # fmt: skip
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help=f"Probes in flight (default {settings.AGENT_PROBE_CONCURRENCY}).",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument("--actor", default="", help="Who runs this, for the audit rows.")
 
@@ -59,12 +64,17 @@ class Command(BaseCommand):
             applied = apply_reprobe(plan, actor=options["actor"] or "reprobe_unknown_agents")
 
         if options["format"] == "json":
-            self.stdout.write(json.dumps({
-                "mode": "dry_run" if options["dry_run"] else "write",
-                "report": report.as_dict(),
-                "changes": [self._change(e) for e in plan.changes],
-                "applied": applied and {**applied.__dict__, "run_id": str(applied.run_id)},
-            }, indent=2))  # fmt: skip
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "mode": "dry_run" if options["dry_run"] else "write",
+                        "report": report.as_dict(),
+                        "changes": [self._change(e) for e in plan.changes],
+                        "applied": applied and {**applied.__dict__, "run_id": str(applied.run_id)},
+                    },
+                    indent=2,
+                )
+            )
             return
         for entry in plan.changes:
             self.stdout.write(
@@ -76,11 +86,13 @@ class Command(BaseCommand):
         if applied is None:
             self.stdout.write(self.style.SUCCESS(f"DRY RUN (no writes): {len(plan.changes)} changes would be made."))
         else:
-            self.stdout.write(self.style.SUCCESS(
-                f"WRITE: {applied.applied} results applied, {applied.promoted} promoted, "
-                f"{applied.disagreements} disagreements recorded, {applied.stale} stale, "
-                f"{applied.skipped} skipped; audit run_id {applied.run_id}."
-            ))  # fmt: skip
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"WRITE: {applied.applied} results applied, {applied.promoted} promoted, "
+                    f"{applied.disagreements} disagreements recorded, {applied.stale} stale, "
+                    f"{applied.skipped} skipped; audit run_id {applied.run_id}."
+                )
+            )
 
     @staticmethod
     def _change(entry: Any) -> dict[str, Any]:

@@ -20,13 +20,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("-n", "--dry-run", action="store_true", help="Print the plan and write nothing.")
-        parser.add_argument("--no-input", "--noinput", action="store_false", dest="interactive",
-                            help="Apply without asking for confirmation.")  # fmt: skip
-        parser.add_argument("--max-flips", type=int, default=25,
-                            help="Refuse to apply a plan with more changes than this (default 25) unless --force.")
+        parser.add_argument(
+            "--no-input",
+            "--noinput",
+            action="store_false",
+            dest="interactive",
+            help="Apply without asking for confirmation.",
+        )
+        parser.add_argument(
+            "--max-flips",
+            type=int,
+            default=25,
+            help="Refuse to apply a plan with more changes than this (default 25) unless --force.",
+        )
         parser.add_argument("--force", action="store_true", help="Apply even a plan larger than --max-flips.")
-        parser.add_argument("--profile", action="append", dest="profiles", metavar="SLUG",
-                            help="Only these member profiles (repeatable).")  # fmt: skip
+        parser.add_argument(
+            "--profile",
+            action="append",
+            dest="profiles",
+            metavar="SLUG",
+            help="Only these member profiles (repeatable).",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument("--actor", default="", help="Who runs this, for the audit rows (default: $USER).")
 
@@ -87,11 +101,12 @@ class Command(BaseCommand):
             self.stdout.write(line)
         for change in plan.kept_by_review:
             self.stdout.write(
-                f"kept by review: {change.member}  {change.agent_url}  {change.old_type} "
-                f"(rules say {change.new_type})"
+                f"kept by review: {change.member}  {change.agent_url}  {change.old_type} (rules say {change.new_type})"
             )
 
-    def _finish(self, plan: BackfillPlan, result: ApplyResult | None, *, dry_run: bool, as_json: bool, refused: bool) -> None:
+    def _finish(
+        self, plan: BackfillPlan, result: ApplyResult | None, *, dry_run: bool, as_json: bool, refused: bool
+    ) -> None:
         flipped = len(result.flipped) if result else 0
         stale = len(result.stale) if result else 0
         summary = {
@@ -117,9 +132,11 @@ class Command(BaseCommand):
             return
         if result and result.stale:
             for change, found in result.stale:
-                self.stdout.write(self.style.WARNING(
-                    f"stale: {change.member}  {change.agent_url}  expected {change.old_type}, found {found}; left alone"
-                ))  # fmt: skip
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"stale: {change.member}  {change.agent_url}  expected {change.old_type}, found {found}; left alone"
+                    )
+                )
         mode = "DRY RUN (no writes)" if dry_run else "WRITE"
         count = f"{len(plan.changes)} agent rows would flip" if dry_run else f"{flipped} agent rows flipped"
         line = (
