@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-from crawler import views as crawler_views
+from console import views as console_views
 
 admin.site.site_header = "Agent registry"
 admin.site.site_title = "Agent registry admin"
@@ -11,7 +11,7 @@ admin.site.index_title = "Registry administration"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/registry/", permanent=False)),
-    path("admin/dashboard/", admin.site.admin_view(crawler_views.dashboard), name="admin-dashboard"),
+    path("admin/dashboard/", admin.site.admin_view(console_views.dashboard), name="admin-dashboard"),
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),

@@ -2,9 +2,11 @@
 
 The crawl, the reprobe and "probe now" all call :func:`apply_probe_results`.
 
-* success: write the snapshot; promote a missing/``unknown`` type to the inferred
-  known type (audited); record a known-vs-known disagreement once (audited, never
-  flipped); inferring nothing never erases a stored type or an earlier inference;
+* success: write the snapshot; :func:`decide` what the inference does to the
+  published type: promote a missing/``unknown`` type to the inferred known type
+  (through the single writer, audited), record a known-vs-known disagreement once
+  (audited, never flipped); inferring nothing never erases a stored type or an
+  earlier inference;
 * failure: keep the last good snapshot, record the error and the time;
 * unknown agents back off (1, 2, 4, 7, 7, ... days) and, after 10 fruitless
   attempts, stop being scheduled (``unreachable`` or ``unclassifiable``).
@@ -14,18 +16,19 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit.models import Source, TypeEvent, record_many
 from crawler.classify import classify, evidence_for
 from crawler.probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
+from registry.publish import AgentState, Drift, TypeChange, apply_type_changes, drift
 from registry.types import ProbeErrorKind, TerminalState, is_known
 
 BACKOFF_DAYS: tuple[int, ...] = (1, 2, 4, 7)
@@ -120,90 +123,88 @@ def next_probe_delay(attempts: int) -> timedelta:
     return timedelta(days=BACKOFF_DAYS[min(attempts, len(BACKOFF_DAYS)) - 1])
 
 
-def _apply_one(
-    agent: Agent,
-    snapshot: CapabilitySnapshot,
-    result: ProbeResult,
-    now: datetime,
-    *,
-    promote_source: str,
-    run_id: uuid.UUID | None,
-    actor: str,
-) -> tuple[Outcome, list[TypeEvent]]:
-    old_type = agent.type
-    events: list[TypeEvent] = []
-    member = agent.registration.profile.slug if hasattr(agent, "registration") else None
-    snapshot.last_attempt_at = now
+class Verdict(models.TextChoices):
+    PROMOTE = "promote", "Promote the published type to the inferred one"
+    DISAGREEMENT = "disagreement", "Record a new disagreement; publish nothing"
+    CONFIRM = "confirm", "The inference confirms the published type"
+    NOTHING = "nothing", "Nothing new to do with the type"
 
-    inferred = classify(result.tool_names) if result.ok else None
-    evidence = evidence_for(result.tool_names, inferred)
+
+@dataclass(frozen=True)
+class TypeDecision:
+    verdict: Verdict
+    # The open disagreement the snapshot records after this probe ("" for none).
+    disagreement_key: str
+
+
+def decide(published: str, inferred: str | None, disagreement_key: str) -> TypeDecision:
+    """What an inference does to the published type: the policy's one rule (pure)."""
+    if inferred is None:
+        # Inferring nothing never erases a type, nor an open disagreement.
+        return TypeDecision(Verdict.NOTHING, disagreement_key)
+    if not is_known(published):
+        return TypeDecision(Verdict.PROMOTE, disagreement_key)
+    if published == inferred:
+        return TypeDecision(Verdict.CONFIRM, "")
+    key = f"{published}->{inferred}"
+    if key == disagreement_key:
+        return TypeDecision(Verdict.NOTHING, key)
+    return TypeDecision(Verdict.DISAGREEMENT, key)
+
+
+def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferred: str | None, now: datetime) -> None:
+    snapshot.last_attempt_at = now
     if not result.ok:
         # Keep the last good snapshot; only the failure is new.
         snapshot.error_kind = result.error_kind
         snapshot.error_message = result.error_message
         snapshot.oauth_required = result.error_kind == ProbeErrorKind.OAUTH_REQUIRED
-        action = Action.FAILED
-    else:
-        snapshot.error_kind, snapshot.error_message, snapshot.oauth_required = "", "", False
-        if inferred is not None or snapshot.inferred_type is None:
-            snapshot.tool_names = result.tool_names
-            snapshot.tools = result.tools
-            snapshot.inferred_type = inferred
-            snapshot.inferred_from = evidence
-            snapshot.probed_at = now
-        # else: an agent that showed known tools before and none now keeps its
-        # earlier inference and the tools that made it.
-        action = Action.UNCLASSIFIED if inferred is None else Action.CONFIRMED
+        return
+    snapshot.error_kind, snapshot.error_message, snapshot.oauth_required = "", "", False
+    if inferred is not None or snapshot.inferred_type is None:
+        snapshot.tool_names = result.tool_names
+        snapshot.tools = result.tools
+        snapshot.inferred_type = inferred
+        snapshot.inferred_from = evidence_for(result.tool_names, inferred)
+        snapshot.probed_at = now
+    # else: an agent that showed known tools before and none now keeps its
+    # earlier inference and the tools that made it.
 
-    notes = {
-        "inferred_type": inferred,
-        "tool_names": evidence,
-        "probe_elapsed": round(result.elapsed, 3),
-    }
-    if inferred is not None and not is_known(agent.type):
-        agent.type = inferred
-        action = Action.PROMOTED
-        events.append(TypeEvent(agent.url, inferred, promote_source, old_type, member, run_id, actor, notes))
-    elif inferred is not None and agent.type != inferred:
-        key = f"{agent.type}->{inferred}"
-        if snapshot.disagreement_key != key:
-            snapshot.disagreement_key, snapshot.disagreement_since = key, now
-            action = Action.DISAGREEMENT
-            events.append(
-                TypeEvent(agent.url, inferred, Source.CRAWLER_DISAGREEMENT, agent.type, member, run_id, actor, notes)
-            )
-    elif inferred is not None:
-        snapshot.disagreement_key, snapshot.disagreement_since = "", None
 
-    if is_known(agent.type):
+def _update_backoff(snapshot: CapabilitySnapshot, published: str, answered: bool, now: datetime) -> None:
+    if is_known(published):
         # Agents with a known type are probed every crawl, never put on backoff.
         snapshot.unknown_attempts, snapshot.next_probe_after, snapshot.terminal_state = 0, None, ""
+        return
+    snapshot.unknown_attempts += 1
+    if snapshot.unknown_attempts >= TERMINAL_AFTER_ATTEMPTS:
+        snapshot.terminal_state = TerminalState.UNCLASSIFIABLE if answered else TerminalState.UNREACHABLE
+        snapshot.next_probe_after = None
     else:
-        snapshot.unknown_attempts += 1
-        if snapshot.unknown_attempts >= TERMINAL_AFTER_ATTEMPTS:
-            snapshot.terminal_state = TerminalState.UNCLASSIFIABLE if result.ok else TerminalState.UNREACHABLE
-            snapshot.next_probe_after = None
-        else:
-            snapshot.next_probe_after = now + next_probe_delay(snapshot.unknown_attempts)
+        snapshot.next_probe_after = now + next_probe_delay(snapshot.unknown_attempts)
 
-    outcome = Outcome(
-        agent_id=agent.pk,
-        action=action,
-        old_type=old_type,
-        new_type=agent.type,
-        inferred_type=inferred,
-        error_kind=result.error_kind,
-    )
-    return outcome, events
+
+def _action(result: ProbeResult, verdict: Verdict, inferred: str | None) -> str:
+    if not result.ok:
+        return Action.FAILED
+    if verdict == Verdict.PROMOTE:
+        return Action.PROMOTED
+    if verdict == Verdict.DISAGREEMENT:
+        return Action.DISAGREEMENT
+    return Action.UNCLASSIFIED if inferred is None else Action.CONFIRMED
 
 
 @dataclass
 class Evaluation:
     outcomes: list[Outcome] = field(default_factory=list)
-    events: list[TypeEvent] = field(default_factory=list)
+    promotions: list[TypeChange] = field(default_factory=list)
+    disagreements: list[TypeEvent] = field(default_factory=list)
+    # The agents' state as loaded, which the promotions expect to find.
+    found: dict[int, AgentState] = field(default_factory=dict)
     new_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
     changed_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
-    changed_agents: list[Agent] = field(default_factory=list)
+    # Planned results not applied because their agent moved since the plan.
+    stale: dict[int, Drift] = field(default_factory=dict)
 
 
 def _evaluate(
@@ -215,37 +216,87 @@ def _evaluate(
     run_id: uuid.UUID | None,
     actor: str,
     now: datetime,
-    expect: Callable[[Agent, CapabilitySnapshot | None], bool] | None,
+    expected: Mapping[int, AgentState] | None,
 ) -> Evaluation:
     """Decide, in memory, what the results do to these rows (nothing is written here)."""
     evaluation = Evaluation()
     for agent_id, result in results:
         agent = agents.get(agent_id)
-        if agent is None:  # deleted since it was selected
-            continue
         snapshot = snapshots.get(agent_id)
-        if expect is not None and not expect(agent, snapshot):
+        found = None if agent is None else AgentState(agent.type, snapshot.inferred_type if snapshot else None)
+        if expected is not None:
+            reason = drift(expected[agent_id], found)
+            if reason is not None:
+                evaluation.stale[agent_id] = reason
+                continue
+        if agent is None or found is None:  # deleted since it was selected
             continue
+        evaluation.found[agent_id] = found
         if snapshot is None:
             snapshot = snapshots[agent_id] = CapabilitySnapshot(agent=agent)
             evaluation.new_snapshots.append(snapshot)
         else:
             evaluation.changed_snapshots.append(snapshot)
-        outcome, events = _apply_one(
-            agent, snapshot, result, now, promote_source=promote_source, run_id=run_id, actor=actor
+
+        inferred = classify(result.tool_names) if result.ok else None
+        decision = decide(agent.type, inferred, snapshot.disagreement_key)
+        _update_snapshot(snapshot, result, inferred, now)
+        new_type = inferred if decision.verdict == Verdict.PROMOTE and inferred else agent.type
+        if decision.disagreement_key != snapshot.disagreement_key:
+            snapshot.disagreement_key = decision.disagreement_key
+            snapshot.disagreement_since = now if decision.disagreement_key else None
+        _update_backoff(snapshot, new_type, result.ok, now)
+
+        member = agent.registration.profile.slug if hasattr(agent, "registration") else None
+        notes = {
+            "inferred_type": inferred,
+            "tool_names": evidence_for(result.tool_names, inferred),
+            "probe_elapsed": round(result.elapsed, 3),
+        }
+        if decision.verdict == Verdict.PROMOTE:
+            evaluation.promotions.append(
+                TypeChange(
+                    agent_id=agent.pk,
+                    agent_url=agent.url,
+                    old_type=agent.type,
+                    new_type=new_type,
+                    member=member,
+                    declared_type=agent.registration.declared_type if member else None,
+                    inferred_type=inferred,
+                    probed_at=now,
+                    depends_on_inference=False,
+                    notes=notes,
+                )
+            )
+        elif decision.verdict == Verdict.DISAGREEMENT:
+            evaluation.disagreements.append(
+                TypeEvent(
+                    agent_url=agent.url,
+                    new_type=inferred or "",
+                    source=Source.CRAWLER_DISAGREEMENT,
+                    old_type=agent.type,
+                    member=member,
+                    run_id=run_id,
+                    actor=actor,
+                    notes=notes,
+                )
+            )
+        evaluation.outcomes.append(
+            Outcome(
+                agent_id=agent.pk,
+                action=_action(result, decision.verdict, inferred),
+                old_type=agent.type,
+                new_type=new_type,
+                inferred_type=inferred,
+                error_kind=result.error_kind,
+            )
         )
-        evaluation.outcomes.append(outcome)
-        evaluation.events.extend(events)
-        if outcome.new_type != outcome.old_type:
-            agent.updated_at = now
-            evaluation.changed_agents.append(agent)
     return evaluation
 
 
 def _load(ids: list[int], *, lock: bool) -> tuple[dict[int, Agent], dict[int, CapabilitySnapshot]]:
-    agents_qs = Agent.objects.select_related("registration__profile").filter(pk__in=ids).order_by("pk")
-    if lock:
-        agents_qs = agents_qs.select_for_update(of=("self",))
+    agents_qs = Agent.objects.select_related("registration__profile").filter(pk__in=ids)
+    agents_qs = agents_qs.locked() if lock else agents_qs.order_by("pk")
     agents = {a.pk: a for a in agents_qs}
     # Snapshots in a second statement, after the locks: a snapshot created by a
     # concurrent writer we waited for is then seen, not created twice.
@@ -266,7 +317,7 @@ def preview_probe_results(
         run_id=None,
         actor="",
         now=timezone.now(),
-        expect=None,
+        expected=None,
     ).outcomes
 
 
@@ -277,12 +328,13 @@ def apply_probe_results(
     run_id: uuid.UUID | None = None,
     actor: str = "",
     now: datetime | None = None,
-    expect: Callable[[Agent, CapabilitySnapshot | None], bool] | None = None,
+    expected: Mapping[int, AgentState] | None = None,
 ) -> Evaluation:
     """Apply probe results to their agents in one transaction with batched writes.
 
-    ``expect(agent, snapshot)``, checked under the row lock, lets a caller that
-    planned earlier skip rows that changed since (see crawler.reprobe).
+    ``expected`` is what a caller that planned earlier saw of each agent (see
+    crawler.reprobe): a result whose agent has drifted since is not applied and
+    is reported in ``Evaluation.stale``.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -295,12 +347,13 @@ def apply_probe_results(
             run_id=run_id,
             actor=actor,
             now=now,
-            expect=expect,
+            expected=expected,
         )
         CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
         if evaluation.changed_snapshots:
             CapabilitySnapshot.objects.bulk_update(evaluation.changed_snapshots, SNAPSHOT_FIELDS, batch_size=500)
-        if evaluation.changed_agents:
-            Agent.objects.bulk_update(evaluation.changed_agents, ["type", "updated_at"], batch_size=500)
-        record_many(evaluation.events)
+        apply_type_changes(
+            evaluation.promotions, source=promote_source, actor=actor, run_id=run_id, found=evaluation.found
+        )
+        record_many(evaluation.disagreements)
     return evaluation

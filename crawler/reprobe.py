@@ -3,8 +3,9 @@
 Probing happens once. The plan keeps each probe result with the state the agent
 had when it was selected, and the exact change the crawler policy would make
 (computed by the policy itself, in memory). Applying writes those results through
-the policy, skipping rows that changed since: an agent a concurrent crawl has
-classified meanwhile is "skipped", one whose published type changed is "stale".
+the policy, skipping rows that drifted since (``registry.publish.drift``, the one
+definition of stale): an agent a concurrent crawl has classified meanwhile is
+counted as "skipped", one whose published type changed (or that was deleted) as "stale".
 A failed re-probe writes nothing at all, so the earlier snapshot stands ("preserved").
 """
 
@@ -23,6 +24,7 @@ from audit.models import Source
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
 from crawler.probe import ProbeLimits, ProbeResult, iter_probe_batches
 from registry.models import Agent, CapabilitySnapshot
+from registry.publish import AgentState, Drift, drift
 from registry.types import ProbeErrorKind
 
 UNREACHABLE_KINDS = frozenset({ProbeErrorKind.DNS, ProbeErrorKind.CONNECT})
@@ -62,11 +64,10 @@ class ReprobeEntry:
             )
         return Classification.CLASSIFIED if self.inferred_after else Classification.STILL_UNKNOWN
 
-    def drift(self, type_now: str, inferred_now: str | None) -> str:
-        """How the row moved since the probe: "skipped" (classified meanwhile), "stale", or ""."""
-        if inferred_now != self.inferred_before:
-            return "skipped"
-        return "stale" if type_now != self.stored_type else ""
+    @property
+    def expected(self) -> AgentState:
+        """The agent as it was when probed: what applying the result expects to find."""
+        return AgentState(self.stored_type, self.inferred_before)
 
     @property
     def changes_type_or_inference(self) -> bool:
@@ -182,26 +183,19 @@ def apply_reprobe(plan: ReprobePlan, *, actor: str = "", run_id: uuid.UUID | Non
     """Write the planned results through the crawler policy, without probing again."""
     applied = ReprobeApplied(run_id=run_id or uuid.uuid4())
     planned = {e.agent_id: e for e in plan.entries if e.result.ok and not e.skipped}
-    reasons: dict[int, str] = {}
-
-    def unchanged_since_plan(agent: Agent, snapshot: CapabilitySnapshot | None) -> bool:
-        drift = planned[agent.pk].drift(agent.type, snapshot.inferred_type if snapshot else None)
-        if drift:
-            reasons[agent.pk] = drift
-        return not drift
-
     evaluation = apply_probe_results(
         [(e.agent_id, e.result) for e in planned.values()],
         promote_source=Source.REPROBE,
         run_id=applied.run_id,
         actor=actor,
-        expect=unchanged_since_plan,
+        expected={agent_id: e.expected for agent_id, e in planned.items()},
     )
+    reasons = evaluation.stale.values()
     applied.applied = len(evaluation.outcomes)
     applied.promoted = sum(1 for o in evaluation.outcomes if o.action == Action.PROMOTED)
     applied.disagreements = sum(1 for o in evaluation.outcomes if o.action == Action.DISAGREEMENT)
-    applied.skipped = sum(1 for r in reasons.values() if r == "skipped") + sum(1 for e in plan.entries if e.skipped)
-    applied.stale = sum(1 for r in reasons.values() if r == "stale")
+    applied.skipped = sum(1 for r in reasons if r == Drift.INFERENCE) + sum(1 for e in plan.entries if e.skipped)
+    applied.stale = sum(1 for r in reasons if r != Drift.INFERENCE)
     return applied
 
 
@@ -282,8 +276,13 @@ class ReprobeNotApplicable(Exception):
 def stale_agent_ids(plan: ReprobePlan) -> set[int]:
     """Planned rows that no longer look as they did when probed (one query)."""
     planned = {e.agent_id: e for e in plan.entries if e.result.ok and not e.skipped}
-    now = Agent.objects.filter(pk__in=planned).values_list("pk", "type", "snapshot__inferred_type")
-    return {pk for pk, type_now, inferred_now in now if planned[pk].drift(type_now, inferred_now)}
+    now = {
+        pk: AgentState(type_now, inferred_now)
+        for pk, type_now, inferred_now in Agent.objects.filter(pk__in=planned).values_list(
+            "pk", "type", "snapshot__inferred_type"
+        )
+    }
+    return {pk for pk, entry in planned.items() if drift(entry.expected, now.get(pk)) is not None}
 
 
 def apply_pending_reprobe(reprobe_run_id: int, *, actor: str) -> ReprobeApplied:

@@ -3,7 +3,7 @@
 ``plan_backfill`` asks the database, in pk-range chunks, which registrations'
 published type differs from what the resolve rules give now (a constant number
 of queries per chunk, nothing loaded that does not change). ``apply_backfill``
-writes exactly that plan through :func:`registry.reclassify.apply_type_changes`.
+writes exactly that plan through :func:`registry.publish.apply_type_changes`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.db.models import F, Max, Min
 from audit.models import Source
 from members.models import MemberAgent, MemberProfile
 from members.resolve import with_resolution
-from registry.reclassify import ApplyResult, TypeChange, apply_type_changes
+from registry.publish import ApplyResult, TypeChange, apply_type_changes
 
 PLAN_CHUNK = 20_000
 
@@ -65,12 +65,23 @@ def plan_backfill(
                 "declared_type",
                 "inferred_type",
                 "probed_at",
+                "rules_rule",
                 "resolved_type",
             )
         )
-        for *fields, resolved in rows:
-            change = TypeChange(*fields)
-            (plan.changes if resolved != change.old_type else plan.kept_by_review).append(change)
+        for agent_id, url, published, rules_type, slug, declared, inferred, probed_at, rule, resolved in rows:
+            change = TypeChange(
+                agent_id=agent_id,
+                agent_url=url,
+                old_type=published,
+                new_type=rules_type,
+                member=slug,
+                declared_type=declared,
+                inferred_type=inferred,
+                probed_at=probed_at,
+                notes={"rule": rule},
+            )
+            (plan.changes if resolved != published else plan.kept_by_review).append(change)
         if on_progress is not None:
             span = bounds["high"] + 1 - bounds["low"]
             on_progress(min(span, low + chunk_size - bounds["low"]), span)

@@ -7,7 +7,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from members.resolve import publish_resolved_types
 from registry.models import Agent
+from registry.publish import show_applied
 from registry.types import AgentType, parse_agent_type
 
 RESERVED_SLUGS = frozenset(
@@ -137,11 +139,18 @@ class MemberAgent(models.Model):
 
     def save(self, *args: Any, actor: str = "", **kwargs: Any) -> None:
         """Save and publish the resolved type of the agent, audited, in one transaction."""
-        from members.registration import lock_agents, publish_resolved_type
-
         self.declared_type = parse_agent_type(self.declared_type)
         with transaction.atomic():
             # Agent row first, as every type writer does: one lock order, no deadlock.
-            lock_agents([self.agent_id])
+            self.lock_agent()
             super().save(*args, **kwargs)
-            publish_resolved_type(self, actor=actor)
+            self.publish_resolved_type(actor=actor)
+
+    def lock_agent(self) -> None:
+        list(Agent.objects.filter(pk=self.agent_id).locked().values_list("pk", flat=True))
+
+    def publish_resolved_type(self, *, actor: str = "") -> None:
+        """Publish what the resolve rules give for this saved row (the caller holds the agent's lock)."""
+        result = publish_resolved_types(MemberAgent.objects.filter(pk=self.pk), actor=actor)
+        if MemberAgent.agent.is_cached(self):
+            show_applied(self.agent, result)

@@ -11,8 +11,6 @@ from members.models import MemberAgent
 def resolve_loaded_fixture(sender: type[MemberAgent], instance: MemberAgent, raw: bool, **kwargs: Any) -> None:
     """``loaddata`` saves rows raw, past ``MemberAgent.save()``; resolve those too."""
     if raw:
-        from members.registration import lock_agents, publish_resolved_type
-
         with transaction.atomic():
-            lock_agents([instance.agent_id])
-            publish_resolved_type(instance, actor="loaddata")
+            instance.lock_agent()
+            instance.publish_resolved_type(actor="loaddata")

@@ -6,7 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
-from registry.types import AgentType, ProbeErrorKind, Protocol, TerminalState
+from registry.types import INFERABLE_TYPES, AgentType, ProbeErrorKind, Protocol, TerminalState
+
+
+class PublishedTypeIsReadOnly(Exception):
+    """``Agent.type`` changes only through ``registry.publish.apply_type_changes``, which audits it."""
 
 
 def validate_agent_url(value: str) -> None:
@@ -21,6 +25,11 @@ class AgentQuerySet(models.QuerySet):
 
     def get_or_create_for_url(self, url: str, **defaults: Any) -> tuple[Agent, bool]:
         return self.get_or_create(url=canonicalize_agent_url(url), defaults=defaults)
+
+    def locked(self) -> AgentQuerySet:
+        """These agents, row-locked in primary-key order: the one lock order of every
+        writer of an agent's type or snapshot, so no two writers deadlock."""
+        return self.select_for_update(of=("self",)).order_by("pk")
 
     def open_disagreements(self) -> AgentQuerySet:
         """A known published type that differs from the probe's known inference,
@@ -59,16 +68,37 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name or self.url
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Agent:
+        agent = super().from_db(db, field_names, values)
+        agent.mark_type_loaded()
+        return agent
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self.mark_type_loaded()
+
+    def mark_type_loaded(self) -> None:
+        """Remember the type as stored, to refuse saving a changed one."""
+        self._stored_type = self.__dict__.get("type")
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.url = canonicalize_agent_url(self.url)
-        if not self._state.adding and kwargs.get("update_fields") is None:
-            # A plain save of a loaded row must not write back a type that an
-            # audited writer changed since it was loaded: ``type`` changes only
-            # through the type rules, which update it under a row lock.
-            kwargs["update_fields"] = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "type"
-            ]
+        if not self._state.adding:
+            stored = getattr(self, "_stored_type", None)
+            if stored is not None and self.__dict__.get("type", stored) != stored:
+                raise PublishedTypeIsReadOnly(
+                    f"Agent.save() does not write a changed type ({stored!r} -> {self.type!r}): publish it with "
+                    "registry.publish.apply_type_changes(), which audits it."
+                )
+            if kwargs.get("update_fields") is None:
+                # A loaded row must not write back a type that the audited writer
+                # changed since it was loaded.
+                kwargs["update_fields"] = [
+                    f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "type"
+                ]
         super().save(*args, **kwargs)
+        self.mark_type_loaded()
 
 
 class CapabilitySnapshot(models.Model):
@@ -101,7 +131,7 @@ class CapabilitySnapshot(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(inferred_type__isnull=True) | ~models.Q(inferred_type__in=["unknown", "buying"]),
+                condition=models.Q(inferred_type__isnull=True) | models.Q(inferred_type__in=sorted(INFERABLE_TYPES)),
                 name="snapshot_inferred_type_is_inferable",
             ),
         ]

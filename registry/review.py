@@ -1,21 +1,17 @@
 """Disagreement review: adopt the inferred type, or keep the published one.
 
-Both are two-step (the admin shows the plan first) and both re-check each agent
-under its row lock when applied: a row whose type or inference changed since the
-reviewer looked is skipped as stale, never overwritten.
+Both are planned first (the admin shows the plan) and applied through the single
+writer, which re-checks each agent under its row lock: a row whose published type
+or inference changed since the reviewer looked is stale, skipped, never overwritten.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.utils import timezone
-
-from audit.models import Source, record_many
+from audit.models import Source
 from registry.models import Agent
-from registry.reclassify import ApplyResult, TypeChange, apply_type_changes
+from registry.publish import ApplyResult, Decision, TypeChange, apply_type_changes
 
 
 def review_plan(agent_ids: Iterable[int]) -> list[TypeChange]:
@@ -41,14 +37,8 @@ def review_plan(agent_ids: Iterable[int]) -> list[TypeChange]:
     ]
 
 
-def confirmed(plan: list[TypeChange], keys: Iterable[str]) -> tuple[list[TypeChange], int]:
-    """The changes a reviewer confirmed that still hold now, and how many no longer do."""
-    wanted = set(keys)
-    still = [c for c in plan if c.key in wanted]
-    return still, len(wanted) - len(still)
-
-
 def adopt_inferred(changes: list[TypeChange], *, actor: str, note: str = "") -> ApplyResult:
+    """Publish the inferred type the reviewer saw."""
     return apply_type_changes(
         changes, source=Source.ADMIN_REVIEW, actor=actor, notes={"decision": "adopt_inferred", "note": note}
     )
@@ -56,32 +46,10 @@ def adopt_inferred(changes: list[TypeChange], *, actor: str, note: str = "") -> 
 
 def keep_published(changes: list[TypeChange], *, actor: str, note: str = "") -> ApplyResult:
     """Record that the published type stands against the inference the reviewer saw."""
-    result = ApplyResult(run_id=uuid.uuid4())
-    with transaction.atomic():
-        current = {
-            a.pk: a
-            for a in Agent.objects.select_for_update(of=("self",))
-            .select_related("snapshot")
-            .filter(pk__in=[c.agent_id for c in changes])
-            .order_by("pk")
-        }
-        now = timezone.now()
-        kept: list[TypeChange] = []
-        for change in changes:
-            agent = current.get(change.agent_id)
-            inferred_now = getattr(getattr(agent, "snapshot", None), "inferred_type", None)
-            if agent is None or agent.type != change.old_type or inferred_now != change.new_type:
-                result.stale.append((change, agent.type if agent else "deleted"))
-                continue
-            agent.review_kept_inferred, agent.review_kept_by, agent.review_kept_at = change.new_type, actor, now
-            kept.append(change)
-        Agent.objects.bulk_update(
-            [current[c.agent_id] for c in kept], ["review_kept_inferred", "review_kept_by", "review_kept_at"]
-        )
-        decision = {"decision": "keep_published", "note": note}
-        record_many(
-            c.event(source=Source.ADMIN_REVIEW, run_id=result.run_id, actor=actor, notes=decision, new_type=c.old_type)
-            for c in kept
-        )
-    result.flipped = kept
-    return result
+    return apply_type_changes(
+        changes,
+        source=Source.ADMIN_REVIEW,
+        actor=actor,
+        decision=Decision.KEEP,
+        notes={"decision": "keep_published", "note": note},
+    )

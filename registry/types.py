@@ -15,6 +15,10 @@ class AgentType(models.TextChoices):
 
 
 KNOWN_TYPES: frozenset[str] = frozenset(t.value for t in AgentType if t != AgentType.UNKNOWN)
+# What a probe can infer: a buy-side agent calls AdCP tools and exposes none, so
+# no probe can see it. The classification table, the resolve rules and the
+# snapshot's check constraint all read this.
+INFERABLE_TYPES: frozenset[str] = KNOWN_TYPES - {AgentType.BUYING.value}
 
 # Spellings older clients and rows still send.
 LEGACY_TYPES: dict[str, AgentType] = {"buyer": AgentType.BUYING, "seller": AgentType.SALES}

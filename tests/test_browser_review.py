@@ -103,7 +103,7 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
     Select(driver.find_element(By.NAME, "action")).select_by_value("adopt_inferred_type")  # type: ignore[attr-defined]
     _navigate_by_clicking(driver, driver.find_element(By.NAME, "index"))  # type: ignore[attr-defined]
 
-    plan = driver.find_element(By.ID, "review-plan").text  # type: ignore[attr-defined]
+    plan = driver.find_element(By.ID, "change-plan").text  # type: ignore[attr-defined]
     assert bidcliq.url in plan and "swivel" not in plan
     assert Agent.objects.get(pk=bidcliq.pk).type == "buying"  # nothing written by the first step
     _shot(request, driver, "2-confirmation")

@@ -108,7 +108,7 @@ def test_a_failing_audit_write_rolls_the_flip_back(db: None, monkeypatch: pytest
     def broken_record_many(events: object) -> None:
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr("members.registration.record_many", broken_record_many)
+    monkeypatch.setattr("registry.publish.record_many", broken_record_many)  # the single writer
     with pytest.raises(RuntimeError, match="audit table unavailable"):
         register(make_profile(), agent, "buying")
     agent.refresh_from_db()

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import MemberProfile
 from registry.console import ProgressBar
-from registry.reclassify import ApplyResult
+from registry.publish import ApplyResult
 
 
 class Command(BaseCommand):

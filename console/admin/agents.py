@@ -3,18 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from audit.admin import ReadOnlyModelAdmin
+from console.admin.base import ReadOnlyModelAdmin
+from console.twostep import two_step_action
+from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue, jobs_are_inline, run_reprobe
+from crawler.models import ReprobeRun
+from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from registry.models import Agent, CapabilitySnapshot, Disagreement
-from registry.reclassify import ApplyResult
-from registry.review import adopt_inferred, confirmed, keep_published, review_plan
+from registry.review import adopt_inferred, keep_published, review_plan
 from registry.types import TerminalState
 from registry.wording import counted
 
@@ -74,6 +76,14 @@ class MemberFilter(admin.SimpleListFilter):
         return queryset.filter(registration__profile__slug=self.value()) if self.value() else queryset
 
 
+NO_OPEN_DISAGREEMENT = "None of the selected agents has an open disagreement."
+REPROBE_PERMISSION = "crawler.reprobe_agents"
+
+
+def can_reprobe(request: HttpRequest) -> bool:
+    return request.user.has_perm(REPROBE_PERMISSION)
+
+
 def _snapshot(agent: Agent) -> CapabilitySnapshot | None:
     return getattr(agent, "snapshot", None)
 
@@ -107,7 +117,7 @@ class AgentAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [CapabilitySnapshotInline]
-    actions = ["pause_monitoring", "resume_monitoring"]
+    actions = ["pause_monitoring", "resume_monitoring", "probe_now", "reprobe_selected"]
 
     @admin.display(description="inferred type", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:
@@ -142,7 +152,8 @@ class AgentAdmin(admin.ModelAdmin):
     def review_decision(self, agent: Agent) -> str:
         if not agent.review_kept_inferred:
             return "—"
-        return f"{agent.type} kept against {agent.review_kept_inferred} by {agent.review_kept_by} at {agent.review_kept_at:%Y-%m-%d %H:%M}"
+        when = f"{agent.review_kept_at:%Y-%m-%d %H:%M}"
+        return f"{agent.type} kept against {agent.review_kept_inferred} by {agent.review_kept_by} at {when}"
 
     @admin.display(description="type history")
     def history_link(self, agent: Agent) -> str:
@@ -162,6 +173,49 @@ class AgentAdmin(admin.ModelAdmin):
     def resume_monitoring(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         count = queryset.update(monitoring_paused=False)
         self.message_user(request, f"Monitoring resumed for {counted(count, 'agent')}.", messages.SUCCESS)
+
+    def has_reprobe_permission(self, request: HttpRequest) -> bool:
+        return can_reprobe(request)
+
+    @admin.action(description="Probe now", permissions=["change"])
+    def probe_now(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        """The crawler policy on the selected agents, in a job; one manual probe per agent per minute."""
+        candidates = list(queryset.filter(monitoring_paused=False).values_list("pk", flat=True))
+        try:
+            granted = [pk for pk in candidates if not claim_manual_probe(pk)]
+        except RateLimiterUnavailable as exc:
+            self.message_user(request, f"Could not probe: {exc}.", messages.ERROR)
+            return
+        limited = len(candidates) - len(granted)
+        if granted:
+            try:
+                enqueue(crawl_chunk, granted)
+            except JobQueueUnavailable as exc:
+                self.message_user(request, f"Could not enqueue the probes: {exc}.", messages.ERROR)
+                return
+        where = "enqueued" if not jobs_are_inline() else "done"
+        self.message_user(
+            request,
+            f"Probe {where} for {counted(len(granted), 'agent')}; {limited} probed less than a minute ago and "
+            f"{queryset.count() - len(candidates)} paused were left out.",
+            messages.SUCCESS if granted else messages.WARNING,
+        )
+
+    @admin.action(description="Reprobe selected agents…", permissions=["reprobe"])
+    def reprobe_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        agent_ids = list(queryset.filter(monitoring_paused=False).values_list("pk", flat=True))
+        if not agent_ids:
+            self.message_user(request, "The selected agents are all paused; nothing to reprobe.", messages.WARNING)
+            return None
+        run = ReprobeRun.objects.create(created_by=request.user.get_username(), agent_ids=agent_ids)
+        try:
+            # Probing takes up to the deadline: a worker does it (inline without Redis).
+            enqueue(run_reprobe, run.pk, job_id=f"reprobe-{run.pk}")
+        except JobQueueUnavailable as exc:
+            ReprobeRun.objects.filter(pk=run.pk).update(status=ReprobeRun.Status.FAILED, error=str(exc))
+            self.message_user(request, f"Could not start the reprobe: {exc}.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:crawler_reproberun_change", args=[run.pk]))
 
 
 @admin.register(Disagreement)
@@ -204,39 +258,38 @@ class DisagreementAdmin(ReadOnlyModelAdmin):
 
     @admin.action(description="Adopt the inferred type…", permissions=["review"])
     def adopt_inferred_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
-        return self._review(request, queryset, "adopt_inferred_type", adopt_inferred, "reclassified")
+        return two_step_action(
+            self,
+            request,
+            queryset,
+            action="adopt_inferred_type",
+            plan=review_plan(queryset.values_list("pk", flat=True)),
+            apply=lambda changes, actor, note: adopt_inferred(changes, actor=actor, note=note),
+            title="Adopt the inferred type",
+            intro="The published type of these agents will become what the probe inferred.",
+            verb="reclassified",
+            nothing_planned=NO_OPEN_DISAGREEMENT,
+            confirm_label="Yes, adopt the inferred type",
+            asks_for_note=True,
+        )
 
     @admin.action(description="Keep the published type…", permissions=["review"])
     def keep_published_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
-        return self._review(request, queryset, "keep_published_type", keep_published, "kept as published")
-
-    def _review(
-        self, request: HttpRequest, queryset: QuerySet[Agent], action: str, apply: Any, verb: str
-    ) -> TemplateResponse | None:
-        """First POST: the diff and a note field. Second POST (post=yes): apply what still holds."""
-        plan = review_plan(queryset.values_list("pk", flat=True))
-        if request.POST.get("post") == "yes":
-            changes, vanished = confirmed(plan, request.POST.getlist("change"))
-            result: ApplyResult = apply(
-                changes, actor=request.user.get_username(), note=request.POST.get("note", "").strip()[:2000]
-            )
-            self.message_user(
-                request,
-                f"{counted(len(result.flipped), 'agent')} {verb} (run {result.run_id}), {len(result.stale) + vanished} stale skipped.",
-                messages.SUCCESS,
-            )
-            return None
-        if not plan:
-            self.message_user(request, "None of the selected agents has an open disagreement.", messages.INFO)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Adopt the inferred type" if action == "adopt_inferred_type" else "Keep the published type",
-            "adopt": action == "adopt_inferred_type",
-            "action": action,
-            "plan": plan,
-            "queryset": queryset,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/registry/review_confirmation.html", context)
+        return two_step_action(
+            self,
+            request,
+            queryset,
+            action="keep_published_type",
+            plan=review_plan(queryset.values_list("pk", flat=True)),
+            apply=lambda changes, actor, note: keep_published(changes, actor=actor, note=note),
+            title="Keep the published type",
+            intro=(
+                "The published type of these agents stays as it is; the decision holds until the probe infers "
+                "something else."
+            ),
+            verb="kept as published",
+            nothing_planned=NO_OPEN_DISAGREEMENT,
+            confirm_label="Yes, keep the published type",
+            asks_for_note=True,
+            keeps=True,
+        )

@@ -1,13 +1,14 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
+from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import MemberAgent, MemberProfile
 from registry.canonical import canonicalize_agent_url
@@ -76,37 +77,26 @@ class MemberProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Backfill agent types…", permissions=["backfill"])
     def backfill_agent_types(self, request: HttpRequest, queryset: QuerySet[MemberProfile]) -> TemplateResponse | None:
-        """Like delete_selected: the first POST shows the plan, the second (post=yes) applies it."""
         plan = plan_backfill(queryset.values_list("slug", flat=True))
-        if request.POST.get("post") == "yes":
-            # Apply only what the reviewer saw that still holds now; a change they
-            # confirmed that no longer matches the rules or the stored type is stale.
-            confirmed = set(request.POST.getlist("change"))
-            reviewed = [c for c in plan.changes if c.key in confirmed]
-            vanished = len(confirmed) - len(reviewed)
-            result = apply_backfill(BackfillPlan(changes=reviewed), actor=request.user.get_username())
-            self.message_user(
-                request,
-                f"{counted(len(result.flipped), 'agent')} reclassified (run {result.run_id}), "
-                f"{len(result.stale) + vanished} stale skipped.",
-                messages.SUCCESS,
-            )
-            return None
-        if not plan.changes:
-            self.message_user(
-                request, "Nothing to backfill: every selected agent already has its resolved type.", messages.INFO
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Backfill agent types",
-            "plan": plan,
-            "queryset": queryset,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/members/backfill_confirmation.html", context)
+        profiles, agents = len(queryset), len(plan.changes)
+        return two_step_action(
+            self,
+            request,
+            queryset,
+            action="backfill_agent_types",
+            plan=plan.changes,
+            apply=lambda changes, actor, note: apply_backfill(BackfillPlan(changes=changes), actor=actor),
+            title="Backfill agent types",
+            intro=format_html(
+                "Re-resolving the agents of {} against their latest probe would change the published type of "
+                "<strong>{}</strong>.",
+                counted(profiles, "member profile"),
+                counted(agents, "agent"),
+            ),
+            verb="reclassified",
+            nothing_planned="Nothing to backfill: every selected agent already has its resolved type.",
+            confirm_label=f"Yes, apply {counted(agents, 'change')}",
+        )
 
     @admin.display(description="agents")
     def agent_count(self, profile: MemberProfile) -> int:

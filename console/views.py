@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from crawler.dashboard import dashboard_context
+from console.dashboard import dashboard_context
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
