@@ -18,7 +18,7 @@ def serve_forever(app: web.Application, port_queue: multiprocessing.Queue[int]) 
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
         await site.start()
-        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]  # a started site has its server
         await asyncio.sleep(3600)
 
     asyncio.run(main())

@@ -57,12 +57,12 @@ def populate(agents: int, stale_every: int) -> None:
                 tool_names=["get_products"],
                 probed_at=now,
             )
-            for i, a in zip(rows, created)
+            for i, a in zip(rows, created, strict=True)
         )
-        MemberAgent.objects._bulk_create_resolved(
+        MemberAgent.objects.bulk_create_resolved(
             [
                 MemberAgent(profile=profiles[i % len(profiles)], agent=a, declared_type=a.type)
-                for i, a in zip(rows, created)
+                for i, a in zip(rows, created, strict=True)
             ]
         )
 
@@ -90,7 +90,8 @@ def main() -> None:
     began = time.monotonic()
     populate(args.agents, stale_every)
     print(
-        f"backfill: {args.agents} member agents, {args.agents // stale_every} stale (setup {time.monotonic() - began:.1f} s)"
+        f"backfill: {args.agents} member agents, {args.agents // stale_every} stale "
+        f"(setup {time.monotonic() - began:.1f} s)"
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

@@ -33,7 +33,7 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
             return web.Response(status=202)
         await asyncio.sleep(latency)
         if message["method"] == "initialize":
-            result = {
+            result: dict[str, object] = {
                 "protocolVersion": "2025-06-18",
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": f"a{index}"},

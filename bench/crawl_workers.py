@@ -38,7 +38,11 @@ def serve_counting_agents(port_queue: multiprocessing.Queue[int], latency: float
             return web.Response(status=202)
         await asyncio.sleep(latency)
         if message["method"] == "initialize":
-            result = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "bench"}}
+            result: dict[str, object] = {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "serverInfo": {"name": "bench"},
+            }
         else:
             calls[int(request.match_info["index"])] += 1
             result = {"tools": [{"name": "get_products"}]}

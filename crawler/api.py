@@ -31,8 +31,8 @@ def _agent_for(view: APIView) -> Agent:
         agent = Agent.objects.select_related("registration__profile").filter(url=url).first()
         if agent is None:
             raise NotFound(f"No agent registered at {url}.")
-        view._agent = agent  # type: ignore[attr-defined]
-    return view._agent  # type: ignore[attr-defined]
+        view._agent = agent  # type: ignore[attr-defined]  # memoised on the view for this request
+    return view._agent  # type: ignore[attr-defined]  # set just above
 
 
 class IsAgentOwnerOrStaff(BasePermission):

@@ -86,7 +86,7 @@ def a2a_card_routes(name: str, skill_ids: Sequence[str], *, card_url: str) -> li
         default_output_modes=["text/plain"],
         skills=[AgentSkill(id=s, name=s.replace("_", " "), description=s, tags=["adcp"]) for s in skill_ids],
     )
-    return create_agent_card_routes(card, card_url=card_url)
+    return [*create_agent_card_routes(card, card_url=card_url)]
 
 
 async def _never_answer(request: Request) -> Response:

@@ -78,8 +78,8 @@ def ip_literal(host: str) -> str | None:
 class SafeResolver(AbstractResolver):
     """Resolve with the system resolver, then refuse when any address is not allowed."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
-        self._resolver = ThreadedResolver()
+    def __init__(self, policy: AddressPolicy, resolver: AbstractResolver | None = None) -> None:
+        self._resolver = resolver or ThreadedResolver()
         self._policy = policy
 
     async def resolve(

@@ -150,7 +150,8 @@ def reply_result(reply: dict[str, Any], method: str) -> dict[str, Any]:
         error = reply["error"] if isinstance(reply["error"], dict) else {}
         raise ProbeFailure(
             ProbeErrorKind.PROTOCOL,
-            f"{method} failed: JSON-RPC error {str(error.get('code', '?'))[:20]}: {str(error.get('message', ''))[:200]}",
+            f"{method} failed: JSON-RPC error {str(error.get('code', '?'))[:20]}: "
+            f"{str(error.get('message', ''))[:200]}",
         )
     result = reply.get("result")
     if not isinstance(result, dict):

@@ -301,6 +301,8 @@ def apply_pending_reprobe(reprobe_run_id: int, *, actor: str) -> ReprobeApplied:
             raise ReprobeNotApplicable(
                 f"This plan was probed at {run.created_at:%Y-%m-%d %H:%M} UTC and is too old to apply; reprobe again."
             )
+        if not run.plan:
+            raise ReprobeNotApplicable("This reprobe has no plan to apply.")
         applied = apply_reprobe(ReprobePlan.from_dict(run.plan), actor=actor)
         run.status, run.decided_by, run.decided_at = ReprobeRun.Status.APPLIED, actor, now
         run.run_id = applied.run_id

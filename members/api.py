@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -19,8 +20,10 @@ from rest_framework.views import APIView
 
 from members.models import MemberAgent, MemberProfile, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents
+from members.resolve import Rule, with_resolution
 from registry.canonical import canonicalize_agent_url
-from registry.types import AgentType, Protocol, parse_agent_type
+from registry.models import Agent
+from registry.types import Protocol, parse_agent_type
 
 
 class AgentTypeField(serializers.CharField):
@@ -68,35 +71,44 @@ class ProfileInputSerializer(serializers.Serializer):
         return agents
 
 
-def explain(member_agent: MemberAgent) -> str:
-    """Why the registry publishes what it does, in the member's terms."""
-    agent = member_agent.agent
-    snapshot = getattr(agent, "snapshot", None)
-    answered = snapshot is not None and snapshot.probed_at is not None
-    inferred = snapshot.inferred_type if answered else None
-    tools = snapshot.tool_names[:5] if answered else []
-    declared, published = member_agent.declared_type, agent.type
-    if not answered:
-        return f"The registry lists {published} as you declared; the agent has not answered a probe yet."
-    if inferred and published == inferred == declared:
-        return f"The registry lists {published}: the agent exposes {', '.join(tools)}."
-    if inferred and published == inferred:
-        return f"You said {declared}; the registry lists {published} because the agent exposes {', '.join(tools)}."
-    if inferred:
+def explain(*, rule: str, declared: str, published: str, resolved: str, inferred: str | None, tools: list[str]) -> str:
+    """Why the registry publishes what it does, in the member's terms, from the rule that decided."""
+    shown = ", ".join(tools[:5])
+    if published != resolved and rule != Rule.INFERRED:
         return (
-            f"You said {declared} and the registry lists {published}, but the agent exposes {', '.join(tools)} "
+            f"The registry lists {published}; the rules now give {resolved} ({Rule(rule).label}), which the next "
+            f"change to this registration or the next backfill will publish."
+        )
+    if rule == Rule.REVIEW_KEPT:
+        return (
+            f"You said {declared}; the agent exposes {shown} ({inferred} tools), but a reviewer looked at both and "
+            f"kept {published}."
+        )
+    if rule == Rule.INFERRED and published != inferred:
+        return (
+            f"You said {declared} and the registry lists {published}, but the agent exposes {shown} "
             f"({inferred} tools); a reviewer will reconcile the two."
         )
-    if published == AgentType.BUYING:
+    if rule == Rule.INFERRED and declared == published:
+        return f"The registry lists {published}: the agent exposes {shown}."
+    if rule == Rule.INFERRED:
+        return f"You said {declared}; the registry lists {published} because the agent exposes {shown}."
+    if rule == Rule.BUYING_UNSEEN:
         return "The registry lists buying as you declared: a buying agent exposes no AdCP tools for a probe to see."
-    return (
-        f"You said {declared}; the registry lists it as unclassified because the probe found no AdCP tool "
-        f"that confirms it."
-    )
+    if rule == Rule.UNCONFIRMED:
+        return (
+            f"You said {declared}; the registry lists it as unclassified because the probe found no AdCP tool "
+            f"that confirms it."
+        )
+    return f"The registry lists {published} as you declared; the agent has not answered a probe yet."
 
 
 def profile_document(profile: MemberProfile) -> dict[str, Any]:
-    agents = MemberAgent.objects.filter(profile=profile).select_related("agent__snapshot").order_by("agent__url")
+    agents = (
+        with_resolution(MemberAgent.objects.filter(profile=profile))
+        .select_related("agent__snapshot")
+        .order_by("agent__url")
+    )
     return {
         "slug": profile.slug,
         "display_name": profile.display_name,
@@ -108,12 +120,26 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
                 "protocol": ma.agent.protocol,
                 "declared_type": ma.declared_type,
                 "published_type": ma.agent.type,
-                "inferred_type": getattr(getattr(ma.agent, "snapshot", None), "inferred_type", None),
-                "explanation": explain(ma),
+                "inferred_type": ma.inferred_type,
+                "explanation": explain(
+                    rule=ma.rule,
+                    declared=ma.declared_type,
+                    published=ma.agent.type,
+                    resolved=ma.resolved_type,
+                    inferred=ma.inferred_type,
+                    tools=_evidence(ma.agent),
+                ),
             }
             for ma in agents
         ],
     }
+
+
+def _evidence(agent: Agent) -> list[str]:
+    snapshot = getattr(agent, "snapshot", None)
+    if snapshot is None or snapshot.probed_at is None:
+        return []
+    return list(snapshot.inferred_from or snapshot.tool_names)
 
 
 def _register(profile: MemberProfile, agents: list[dict[str, Any]], actor: str) -> None:
@@ -135,6 +161,13 @@ class Conflict(Exception):
         self.detail = detail
 
 
+def _user(request: Request) -> User:
+    """The signed-in user (every view here requires one)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied("Sign in first.")
+    return request.user
+
+
 class MyMemberProfile(APIView):
     """The profile the requesting user owns (``?profile=<slug>`` when they own several)."""
 
@@ -144,10 +177,10 @@ class MyMemberProfile(APIView):
         slug = request.query_params.get("profile")
         if slug:
             profile = get_object_or_404(MemberProfile, slug=slug)
-            if not profile.owners.filter(pk=request.user.pk).exists():
+            if not profile.owners.filter(pk=_user(request).pk).exists():
                 raise PermissionDenied("Only the profile's owners may read or change it.")
             return profile
-        owned = list(MemberProfile.objects.filter(owners=request.user)[:2])
+        owned = list(MemberProfile.objects.filter(owners=_user(request))[:2])
         if not owned:
             raise PermissionDenied("You own no member profile; create one with POST.")
         if len(owned) > 1:
@@ -172,7 +205,7 @@ class MyMemberProfile(APIView):
             profile = MemberProfile.objects.create(
                 slug=data["slug"], display_name=data["display_name"], is_public=data["is_public"]
             )
-            profile.owners.add(request.user)
+            profile.owners.add(_user(request))
             _register(profile, data.get("agents", []), request.user.get_username())
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
 

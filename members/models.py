@@ -103,15 +103,14 @@ class MemberAgentQuerySet(models.QuerySet):
             "members.registration.register_agents()."
         )
 
-    def _bulk_create_resolved(self, objs: list[MemberAgent]) -> list[MemberAgent]:
+    def bulk_create_resolved(self, objs: list[MemberAgent]) -> list[MemberAgent]:
         """Insert rows whose resolution the caller applies in the same transaction."""
         return models.QuerySet.bulk_create(self, objs)
 
-    def _bulk_update_resolved(self, objs: list[MemberAgent], fields: list[str]) -> int:
-        return models.QuerySet(self.model, using=self.db).bulk_update(objs, fields) if objs else 0
-
-    _bulk_create_resolved.queryset_only = False  # type: ignore[attr-defined]
-    _bulk_update_resolved.queryset_only = False  # type: ignore[attr-defined]
+    def bulk_update_resolved(self, objs: list[MemberAgent], fields: list[str]) -> int:
+        # A plain queryset: bulk_update() calls update(), which this one refuses.
+        plain: models.QuerySet[MemberAgent] = models.QuerySet(MemberAgent, using=self.db)
+        return plain.bulk_update(objs, fields) if objs else 0
 
 
 class MemberAgent(models.Model):
@@ -131,12 +130,6 @@ class MemberAgent(models.Model):
     def __str__(self) -> str:
         return f"{self.profile.slug}: {self.agent.url}"
 
-    def clean(self) -> None:
-        try:
-            self.declared_type = parse_agent_type(self.declared_type)
-        except ValidationError as exc:
-            raise ValidationError({"declared_type": exc.messages}) from None
-
     def save(self, *args: Any, actor: str = "", **kwargs: Any) -> None:
         """Save and publish the resolved type of the agent, audited, in one transaction."""
         self.declared_type = parse_agent_type(self.declared_type)
@@ -145,6 +138,12 @@ class MemberAgent(models.Model):
             self.lock_agent()
             super().save(*args, **kwargs)
             self.publish_resolved_type(actor=actor)
+
+    def clean(self) -> None:
+        try:
+            self.declared_type = parse_agent_type(self.declared_type)
+        except ValidationError as exc:
+            raise ValidationError({"declared_type": exc.messages}) from None
 
     def lock_agent(self) -> None:
         list(Agent.objects.filter(pk=self.agent_id).locked().values_list("pk", flat=True))

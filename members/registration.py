@@ -89,8 +89,8 @@ def register_agents(
             member_agent.declared_type = registration.declared_type
             member_agent.display_name = registration.display_name
             member_agent.updated_at = now
-        MemberAgent.objects._bulk_create_resolved(to_create)
-        MemberAgent.objects._bulk_update_resolved(to_update, ["declared_type", "display_name", "updated_at"])
+        MemberAgent.objects.bulk_create_resolved(to_create)
+        MemberAgent.objects.bulk_update_resolved(to_update, ["declared_type", "display_name", "updated_at"])
         member_agents = to_create + to_update
         publish_resolved_types(MemberAgent.objects.filter(pk__in=[ma.pk for ma in member_agents]), actor=actor)
     return member_agents

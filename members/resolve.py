@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, CharField, Expression, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 
 from audit.models import Source
 from registry.publish import AgentState, ApplyResult, TypeChange, apply_type_changes
@@ -38,7 +38,7 @@ class Rule(models.TextChoices):
     DECLARED = "declared", "no probe has answered: the declared type"
 
 
-def _rules(*, honour_reviews: bool) -> list[tuple[Rule, Q, Expression]]:
+def _rules(*, honour_reviews: bool) -> list[tuple[Rule, Q, F | Value]]:
     answered = Q(agent__snapshot__probed_at__isnull=False)
     kept_by_review = Q(agent__review_kept_inferred__isnull=False) & Q(
         agent__review_kept_inferred=F("agent__snapshot__inferred_type")
@@ -91,8 +91,16 @@ def with_resolution(queryset: QuerySet) -> QuerySet:
 
 
 _CHANGE_FIELDS = (
-    "agent_id", "agent__url", "profile__slug", "declared_type", "resolved_type", "rule", "published_type",
-    "inferred_type", "probed_at", "agent__snapshot__tool_names",
+    "agent_id",
+    "agent__url",
+    "profile__slug",
+    "declared_type",
+    "resolved_type",
+    "rule",
+    "published_type",
+    "inferred_type",
+    "probed_at",
+    "agent__snapshot__tool_names",
 )
 
 
@@ -120,12 +128,6 @@ def publish_resolved_types(member_agents: QuerySet, *, actor: str = "") -> Apply
     Runs inside the caller's transaction, which holds their agents' locks: the
     rows read here are what the writer expects to find.
     """
-    rows = list(
-        with_resolution(member_agents)
-        .exclude(resolved_type=F("agent__type"))
-        .values(*_CHANGE_FIELDS)
-    )
+    rows = list(with_resolution(member_agents).exclude(resolved_type=F("agent__type")).values(*_CHANGE_FIELDS))
     found = {r["agent_id"]: AgentState(r["published_type"], r["inferred_type"]) for r in rows}
-    return apply_type_changes(
-        [_change(r) for r in rows], source=Source.MEMBER_WRITE, actor=actor, found=found
-    )
+    return apply_type_changes([_change(r) for r in rows], source=Source.MEMBER_WRITE, actor=actor, found=found)

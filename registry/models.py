@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -68,20 +68,6 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name or self.url
 
-    @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Agent:
-        agent = super().from_db(db, field_names, values)
-        agent.mark_type_loaded()
-        return agent
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        super().refresh_from_db(*args, **kwargs)
-        self.mark_type_loaded()
-
-    def mark_type_loaded(self) -> None:
-        """Remember the type as stored, to refuse saving a changed one."""
-        self._stored_type = self.__dict__.get("type")
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.url = canonicalize_agent_url(self.url)
         if not self._state.adding:
@@ -99,6 +85,20 @@ class Agent(models.Model):
                 ]
         super().save(*args, **kwargs)
         self.mark_type_loaded()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Agent:
+        agent = super().from_db(db, field_names, values)
+        agent.mark_type_loaded()
+        return agent
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self.mark_type_loaded()
+
+    def mark_type_loaded(self) -> None:
+        """Remember the type as stored, to refuse saving a changed one."""
+        self._stored_type = self.__dict__.get("type")
 
 
 class CapabilitySnapshot(models.Model):
@@ -140,7 +140,7 @@ class CapabilitySnapshot(models.Model):
         return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
 
 
-class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]
+class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]  # django-stubs cannot type a base made by from_queryset()
     def get_queryset(self) -> AgentQuerySet:
         return super().get_queryset().open_disagreements()
 
@@ -148,7 +148,7 @@ class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type:
 class Disagreement(Agent):
     """The open disagreements, as their own admin list."""
 
-    objects = DisagreementManager()
+    objects: ClassVar[DisagreementManager] = DisagreementManager()
 
     class Meta:
         proxy = True

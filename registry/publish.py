@@ -107,7 +107,9 @@ class TypeChange:
         data["notes"] = dict(self.notes)
         return data
 
-    def event(self, *, decision: Decision, source: str, run_id: uuid.UUID, actor: str, notes: Mapping[str, Any]) -> TypeEvent:
+    def event(
+        self, *, decision: Decision, source: str, run_id: uuid.UUID, actor: str, notes: Mapping[str, Any]
+    ) -> TypeEvent:
         """The audit row of this change; a keep records the type that stands."""
         context = {
             "declared_type": self.declared_type,
@@ -217,7 +219,9 @@ def _write(changes: list[TypeChange], *, decision: Decision, actor: str) -> None
     agents = Agent.objects.filter(pk__in=[c.agent_id for c in changes])
     now = timezone.now()
     if decision == Decision.KEEP:
-        agents.update(review_kept_inferred=_by_pk(changes, lambda c: c.inferred_type), review_kept_by=actor, review_kept_at=now)
+        agents.update(
+            review_kept_inferred=_by_pk(changes, lambda c: c.inferred_type), review_kept_by=actor, review_kept_at=now
+        )
     else:
         agents.update(type=_by_pk(changes, lambda c: c.new_type), updated_at=now)
 

@@ -21,7 +21,7 @@ class CachedCountPaginator(Paginator):
     as the cached pages (PUBLIC_CACHE_SECONDS) is good enough for the page links."""
 
     def __init__(self, *args: object, cache_key: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Paginator's own arguments, passed through
         self.cache_key = cache_key
 
     @cached_property

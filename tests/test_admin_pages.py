@@ -1,6 +1,7 @@
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -77,7 +78,7 @@ def test_audit_admin_filters_by_run_id_and_searches_by_url(staff_client: Client,
     assert response.status_code == 200 and "bidcliq.example.com/mcp</td>" not in response.content.decode()
 
 
-def _add_agent_inline(client: Client, slug: str, agent_url: str, declared_type: str) -> HttpResponse:
+def _add_agent_inline(client: Client, slug: str, agent_url: str, declared_type: str) -> Any:
     profile = make_profile(slug)
     return client.post(
         reverse("admin:members_memberprofile_change", args=[profile.pk]),

@@ -1,5 +1,6 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
+from pytest_django import DjangoAssertNumQueries
 
 from audit.models import AppendOnlyError, Source, TypeEvent, TypeReclassification, record, record_many
 
@@ -94,11 +95,11 @@ def test_raw_sql_update_is_refused_on_any_database(db: None) -> None:
     _unchanged(row)
 
 
-def test_record_many_writes_rows_in_one_insert(db: None, django_assert_num_queries: object) -> None:
+def test_record_many_writes_rows_in_one_insert(db: None, django_assert_num_queries: DjangoAssertNumQueries) -> None:
     events = [
         TypeEvent(agent_url=f"https://{i}.example.com", new_type="sales", source=Source.REPROBE) for i in range(50)
     ]
     with transaction.atomic():
-        with django_assert_num_queries(1):  # type: ignore[operator]
+        with django_assert_num_queries(1):
             record_many(events)
     assert TypeReclassification.objects.count() == 50

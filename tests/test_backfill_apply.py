@@ -1,11 +1,13 @@
 import io
 import uuid
+from collections.abc import Iterable
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pytest_django import DjangoAssertNumQueries
 
-from audit.models import TypeReclassification
+from audit.models import TypeEvent, TypeReclassification
 from members.backfill import apply_backfill, plan_backfill
 from registry.models import Agent
 from registry.publish import apply_type_changes
@@ -24,11 +26,11 @@ def test_a_real_run_flips_the_two_agents_under_one_run_id(db: None, capsys: pyte
     [run_id] = {r.run_id for r in rows}
     assert {r.actor for r in rows} == {"ops@example"}
     assert (
-        f"WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped, 0 stale rows skipped, audit run_id {run_id}."
-        in out
+        "WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped, 0 stale rows skipped, "
+        f"audit run_id {run_id}." in out
     )
     assert published()["https://bidcliq.example.com/mcp"] == "sales"
-    assert rows.first().notes["inferred_type"] == "sales"  # type: ignore[union-attr]
+    assert rows[0].notes["inferred_type"] == "sales"
 
     call_command("backfill_member_agent_types", interactive=False)
     assert "0 agent rows flipped" in capsys.readouterr().out
@@ -94,7 +96,7 @@ def test_a_failure_midway_leaves_whole_flips_and_a_rerun_converges(db: None, mon
     real_record_many = reclassify.record_many
     calls = {"n": 0}
 
-    def crash_on_third_chunk(events: object) -> object:
+    def crash_on_third_chunk(events: Iterable[TypeEvent]) -> list[TypeReclassification]:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("killed")
@@ -115,12 +117,14 @@ def test_a_failure_midway_leaves_whole_flips_and_a_rerun_converges(db: None, mon
     assert TypeReclassification.objects.filter(source="backfill_script").count() == 6
 
 
-def test_apply_uses_a_constant_number_of_queries_per_chunk(db: None, django_assert_num_queries: object) -> None:
+def test_apply_uses_a_constant_number_of_queries_per_chunk(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     for i in range(8):
         frozen(f"m{i}", "creative" if i % 2 else "buying", "sales" if i % 2 else "signals")
     plan = plan_backfill()
     # per chunk: savepoint, lock, one update whatever the new types (2 here), audit insert, release
-    with django_assert_num_queries(2 * 5):  # type: ignore[operator]
+    with django_assert_num_queries(2 * 5):
         apply_type_changes(plan.changes[:4], source="backfill_script", chunk_size=2, run_id=uuid.uuid4())
-    with django_assert_num_queries(1 * 5):  # type: ignore[operator]
+    with django_assert_num_queries(1 * 5):
         apply_type_changes(plan.changes[4:], source="backfill_script", chunk_size=4, run_id=uuid.uuid4())

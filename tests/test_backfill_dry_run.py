@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from pytest_django import DjangoAssertNumQueries
 
 from audit.models import TypeReclassification
 from members.backfill import plan_backfill
@@ -89,12 +90,14 @@ def test_an_unknown_profile_is_refused(db: None) -> None:
         call_command("backfill_member_agent_types", dry_run=True, profiles=["nobody"])
 
 
-def test_planning_takes_a_constant_number_of_queries_per_chunk(db: None, django_assert_num_queries: object) -> None:
+def test_planning_takes_a_constant_number_of_queries_per_chunk(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     for i in range(12):
         frozen(f"m{i}", "buying", "sales" if i % 2 else None)
     # profiles count, pk bounds, agents count, + one query per chunk
-    with django_assert_num_queries(3 + 3):  # type: ignore[operator]
+    with django_assert_num_queries(3 + 3):
         small = plan_backfill(chunk_size=5)
-    with django_assert_num_queries(3 + 12):  # type: ignore[operator]
+    with django_assert_num_queries(3 + 12):
         tiny = plan_backfill(chunk_size=1)
     assert len(small.changes) == len(tiny.changes) == 6

@@ -2,12 +2,15 @@
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
+from redis import Redis
 
 from audit.models import TypeReclassification
 from crawler import jobs
@@ -89,13 +92,9 @@ def test_paused_and_terminal_and_backed_off_agents_are_not_due(db: None) -> None
     terminal = make_agent()
     CapabilitySnapshot.objects.create(agent=terminal, terminal_state="unreachable", unknown_attempts=10)
     waiting = make_agent()
-    CapabilitySnapshot.objects.create(
-        agent=waiting, unknown_attempts=2, next_probe_after=now + timezone.timedelta(days=1)
-    )
+    CapabilitySnapshot.objects.create(agent=waiting, unknown_attempts=2, next_probe_after=now + timedelta(days=1))
     ready = make_agent()
-    CapabilitySnapshot.objects.create(
-        agent=ready, unknown_attempts=2, next_probe_after=now - timezone.timedelta(minutes=1)
-    )
+    CapabilitySnapshot.objects.create(agent=ready, unknown_attempts=2, next_probe_after=now - timedelta(minutes=1))
     known_with_snapshot = make_agent(type="buying")
     CapabilitySnapshot.objects.create(agent=known_with_snapshot)
     assert set(due_for_crawl(now)) == {due_known, new_agent, ready, known_with_snapshot}
@@ -119,10 +118,8 @@ def test_agents_attempted_within_the_minimum_interval_are_not_due_yet(db: None) 
         make_agent(type="sales"),
         make_agent(type="sales"),
     )
-    CapabilitySnapshot.objects.create(
-        agent=just_probed, probed_at=now, last_attempt_at=now - timezone.timedelta(minutes=5)
-    )
-    CapabilitySnapshot.objects.create(agent=probed_last_hour, last_attempt_at=now - timezone.timedelta(minutes=31))
+    CapabilitySnapshot.objects.create(agent=just_probed, probed_at=now, last_attempt_at=now - timedelta(minutes=5))
+    CapabilitySnapshot.objects.create(agent=probed_last_hour, last_attempt_at=now - timedelta(minutes=31))
     CapabilitySnapshot.objects.create(agent=failed_just_now, error_kind="timeout", last_attempt_at=now)
     assert set(due_for_crawl(now)) == {probed_last_hour}
     # An operator naming agents is not held back.
@@ -130,7 +127,7 @@ def test_agents_attempted_within_the_minimum_interval_are_not_due_yet(db: None) 
 
 
 @pytest.fixture
-def redis_queue() -> Iterator[object]:
+def redis_queue() -> Iterator[Redis]:
     if not REDIS_URL:
         pytest.skip("needs Redis (bin/test sets REDIS_URL)")
     queues = {"crawl": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60}, "default": {"URL": REDIS_URL}}
@@ -142,13 +139,13 @@ def redis_queue() -> Iterator[object]:
 
 
 def test_a_crawl_runs_through_a_real_rq_worker(
-    demo_registry: str, redis_queue: object, django_capture_on_commit_callbacks: object
+    demo_registry: str, redis_queue: Redis, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     import django_rq
     from rq import SimpleWorker
 
     # django-rq enqueues when the surrounding transaction commits.
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
     assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 9, 3)
     queue = django_rq.get_queue("crawl")
@@ -166,19 +163,22 @@ def test_a_crawl_runs_through_a_real_rq_worker(
         __import__("uuid").UUID(start.run_id)
     }
     # The last chunk released the lock: the next scheduled crawl starts.
-    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None  # type: ignore[attr-defined]
-    with override_settings(AGENT_CRAWL_MIN_INTERVAL=0), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
+    with override_settings(AGENT_CRAWL_MIN_INTERVAL=0), django_capture_on_commit_callbacks(execute=True):
         assert jobs.scheduled_crawl()["chunks"] == 3
-    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is not None  # type: ignore[attr-defined]
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is not None
 
 
 def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
-    demo_registry: str, redis_queue: object, django_capture_on_commit_callbacks: object, monkeypatch: pytest.MonkeyPatch
+    demo_registry: str,
+    redis_queue: Redis,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import django_rq
     from rq import SimpleWorker
 
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
     queue = django_rq.get_queue("crawl")
 
@@ -191,14 +191,14 @@ def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
     retrying = queue.scheduled_job_registry.get_job_ids()
     assert len(retrying) == 3 and CapabilitySnapshot.objects.count() == 0
     # While RQ holds the retries, the schedule must not start a crawl over the same agents.
-    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) == start.run_id.encode()  # type: ignore[attr-defined]
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) == start.run_id.encode()
     assert jobs.scheduled_crawl()["started"] is False
 
     for job_id in retrying:  # the retry interval has passed
         queue.scheduled_job_registry.requeue(job_id)
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert CapabilitySnapshot.objects.count() == 9
-    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None  # type: ignore[attr-defined]
+    assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
 
 
 def test_the_command_says_when_redis_is_down(db: None) -> None:
@@ -216,3 +216,22 @@ def test_without_redis_jobs_run_inline(db: None, demo_fleet: str) -> None:
     assert start.inline and start.summary.promoted == 1
     agent.refresh_from_db()
     assert agent.type == "sales"
+
+
+def test_an_agent_paused_while_its_chunk_waits_in_the_queue_is_not_probed(
+    demo_registry: str, redis_queue: Redis, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    import django_rq
+    from rq import SimpleWorker
+
+    with django_capture_on_commit_callbacks(execute=True):
+        start = jobs.start_crawl(deadline=1.0)
+    assert start.agents == 9
+    paused = Agent.objects.get(url=f"{demo_registry}/bidcliq/mcp")
+    Agent.objects.filter(pk=paused.pk).update(monitoring_paused=True)  # staff pause it before a worker is free
+
+    queue = django_rq.get_queue("crawl")
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert CapabilitySnapshot.objects.count() == 8
+    assert not CapabilitySnapshot.objects.filter(agent=paused).exists()
+    assert not TypeReclassification.objects.filter(agent_url=paused.url).exclude(source="member_write").exists()

@@ -19,7 +19,7 @@ def failed(agent: Agent, kind: str = "timeout") -> ProbeResult:
 
 
 def apply(agent: Agent, result: ProbeResult, **kwargs: object) -> str:
-    [outcome] = apply_probe_results([(agent.pk, result)], **kwargs).outcomes  # type: ignore[arg-type]
+    [outcome] = apply_probe_results([(agent.pk, result)], **kwargs).outcomes  # type: ignore[arg-type]  # each test passes the keywords it exercises
     agent.refresh_from_db()
     return outcome.action
 
@@ -86,6 +86,7 @@ def test_a_failed_probe_keeps_the_last_good_snapshot(db: None) -> None:
         good.probed_at,
     )
     assert (snapshot.error_kind, snapshot.oauth_required) == ("oauth_required", True)
+    assert snapshot.last_attempt_at is not None and good.probed_at is not None
     assert snapshot.last_attempt_at > good.probed_at
     assert agent.type == "sales"
 
@@ -190,3 +191,38 @@ def test_classification_follows_the_table(tools: list[str], expected: str | None
     from crawler.classify import classify
 
     assert classify(tools) == expected
+
+
+@pytest.mark.parametrize(
+    "published, inferred, open_disagreement, verdict, disagreement_after",
+    [
+        # inferring nothing never touches the type, nor an open disagreement
+        ("sales", None, "", "nothing", ""),
+        ("buying", None, "buying->sales", "nothing", "buying->sales"),
+        ("unknown", None, "", "nothing", ""),
+        # a missing or unknown type is promoted
+        ("unknown", "sales", "", "promote", ""),
+        ("", "creative", "", "promote", ""),
+        # the inference agrees: confirmed, any open disagreement closes
+        ("sales", "sales", "", "confirm", ""),
+        ("sales", "sales", "sales->creative", "confirm", ""),
+        # a known type that differs is a disagreement, recorded once per distinct pair
+        ("buying", "sales", "", "disagreement", "buying->sales"),
+        ("buying", "sales", "buying->sales", "nothing", "buying->sales"),
+        ("buying", "creative", "buying->sales", "disagreement", "buying->creative"),
+    ],
+)
+def test_the_type_decision_follows_the_table(
+    published: str, inferred: str | None, open_disagreement: str, verdict: str, disagreement_after: str
+) -> None:
+    from crawler.policy import decide
+
+    decision = decide(published, inferred, open_disagreement)
+    assert (decision.verdict, decision.disagreement_key) == (verdict, disagreement_after)
+
+
+def test_the_classification_table_yields_exactly_the_inferable_types() -> None:
+    from crawler.classify import TOOLS_BY_TYPE
+    from registry.types import INFERABLE_TYPES
+
+    assert {agent_type for agent_type, _ in TOOLS_BY_TYPE} == INFERABLE_TYPES

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -28,7 +29,9 @@ AGENTS = 24
 TOOLSETS = [["get_products"], ["build_creative"], ["get_signals"], ["ping"], None]
 
 
-def _loop(name: str, body, errors: list[str], stats: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+def _loop(
+    name: str, body: Callable[[random.Random, dict[str, int]], None], errors: list[str], stats: dict[str, int]
+) -> None:
     rng = random.Random(name)
     deadline = time.monotonic() + SECONDS
     try:
@@ -41,9 +44,9 @@ def _loop(name: str, body, errors: list[str], stats: dict[str, int]) -> None:  #
 
 
 def member_writes(rng: random.Random, stats: dict[str, int]) -> None:
-    member_agent = MemberAgent.objects.order_by("?").first()
-    member_agent.declared_type = rng.choice(["sales", "creative", "signals", "buying"])  # type: ignore[union-attr]
-    member_agent.save(actor="member")  # type: ignore[union-attr]
+    member_agent = MemberAgent.objects.order_by("?")[0]
+    member_agent.declared_type = rng.choice(["sales", "creative", "signals", "buying"])
+    member_agent.save(actor="member")
     stats["member"] += 1
 
 
@@ -84,7 +87,7 @@ def test_concurrent_writers_lose_no_update(transactional_db: None) -> None:
         make_snapshot(agent, random.Random(i).choice(["sales", "creative", None]))
         register(profile, agent, "buying")
         initial[agent.url] = Agent.objects.get(pk=agent.pk).type
-    first_row = TypeReclassification.objects.order_by("-id").first().id  # type: ignore[union-attr]
+    first_row = TypeReclassification.objects.order_by("-id")[0].id
 
     errors: list[str] = []
     stats: dict[str, int] = defaultdict(int)

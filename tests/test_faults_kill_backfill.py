@@ -23,7 +23,7 @@ def _populate() -> None:
     CapabilitySnapshot.objects.bulk_create(
         CapabilitySnapshot(agent=a, inferred_type="sales", tool_names=["get_products"], probed_at=now) for a in agents
     )
-    MemberAgent.objects._bulk_create_resolved(
+    MemberAgent.objects.bulk_create_resolved(
         [MemberAgent(profile=profile, agent=a, declared_type="buying") for a in agents]
     )
 

@@ -43,11 +43,13 @@ def services() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
 def _one(database: str, sql: str) -> Any:
     # A new session each time: the old ones do not survive the restart.
     with psycopg.connect(database, connect_timeout=5) as session:
-        return session.execute(sql).fetchone()[0]  # type: ignore[index]
+        row = session.execute(sql).fetchone()
+        assert row is not None, sql
+        return row[0]
 
 
 def _run(*args: str, **env: str) -> None:
-    process = manage_py(*args, **env)
+    process = manage_py(*args, log=None, **env)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
 
@@ -98,7 +100,7 @@ def test_a_chunk_cut_by_a_postgres_restart_is_retried_and_nothing_is_partial(
     assert queue.failed_job_registry.count == 0, log.read_text()[-3000:]
 
     def count(table: str, where: str = "TRUE") -> int:
-        return _one(database, f"SELECT count(*) FROM {table} WHERE {where}")  # type: ignore[no-any-return]
+        return int(_one(database, f"SELECT count(*) FROM {table} WHERE {where}"))
 
     audit_table = TypeReclassification._meta.db_table
     assert count(snapshot_table, "inferred_type = 'sales' AND probed_at IS NOT NULL") == AGENTS

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
+from registry.models import Agent
 from tests.factories import make_agent, make_profile, make_staff, register
 
 DEAD = "redis://127.0.0.1:1/0"
@@ -33,7 +34,7 @@ def agent(db: None, official_agents: str) -> object:
     return agent
 
 
-def test_public_pages_and_the_admin_keep_serving(redis_down: None, agent: object, client: Client) -> None:
+def test_public_pages_and_the_admin_keep_serving(redis_down: None, agent: Agent, client: Client) -> None:
     assert client.get("/registry/").status_code == 200
     assert client.get("/api/registry/agents").status_code == 200
     client.force_login(make_staff())
@@ -41,21 +42,21 @@ def test_public_pages_and_the_admin_keep_serving(redis_down: None, agent: object
     assert client.get("/admin/dashboard/").status_code == 200
 
 
-def test_probe_now_says_what_is_wrong(redis_down: None, agent: object, client: Client) -> None:
+def test_probe_now_says_what_is_wrong(redis_down: None, agent: Agent, client: Client) -> None:
     client.force_login(make_staff())
     response = client.post(
         "/admin/registry/agent/", {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True
-    )  # type: ignore[attr-defined]
+    )
     assert response.status_code == 200
     assert "Could not probe: the rate limiter&#x27;s cache is unavailable" in response.content.decode()
 
 
-def test_the_refresh_api_answers_503(redis_down: None, agent: object) -> None:
+def test_the_refresh_api_answers_503(redis_down: None, agent: Agent) -> None:
     client = APIClient()
     client.force_authenticate(make_staff())
     from urllib.parse import quote
 
-    response = client.post(f"/api/registry/agents/{quote(agent.url, safe='')}/refresh")  # type: ignore[attr-defined]
+    response = client.post(f"/api/registry/agents/{quote(agent.url, safe='')}/refresh")
     assert response.status_code == 503
     assert "Refresh is unavailable" in response.json()["detail"]
 

@@ -1,10 +1,13 @@
 """In production settings probes reach public addresses only, after every redirect too."""
 
+import asyncio
 import ipaddress
+import socket
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from crawler.netsafety import AddressPolicy, BlockedAddressError, is_public_address
+from crawler.netsafety import AddressPolicy, BlockedAddressError, SafeResolver, check_url_target, is_public_address
 from tests.probing import probe
 
 PRODUCTION = AddressPolicy()
@@ -89,3 +92,38 @@ def test_redirects_are_bounded(hostile: str) -> None:
 def test_the_explicit_setting_opens_private_addresses(official_agents: str) -> None:
     result = probe(f"{official_agents}/json/mcp", address_policy=AddressPolicy(allow_private=True))
     assert result.ok
+
+
+PUBLIC_THEN_PRIVATE = ["93.184.216.34", "10.0.0.7"]
+
+
+class FixedAnswers(AbstractResolver):
+    """A name server's answer for a rebinding name: a public address first, then a private one."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
+            for address in PUBLIC_THEN_PRIVATE
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_name_resolving_to_a_public_and_a_private_address_is_refused_by_the_resolver() -> None:
+    resolver = SafeResolver(PRODUCTION, resolver=FixedAnswers())
+    with pytest.raises(BlockedAddressError, match="10.0.0.7"):
+        asyncio.run(resolver.resolve("rebind.example.com", 443))
+
+
+def test_a_name_resolving_to_a_public_and_a_private_address_is_refused_before_the_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def getaddrinfo(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in PUBLIC_THEN_PRIVATE]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(BlockedAddressError, match="10.0.0.7"):
+        check_url_target("https://rebind.example.com/mcp", PRODUCTION)

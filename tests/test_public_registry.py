@@ -89,7 +89,7 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
 def test_the_api_filters_by_member_and_pages_by_cursor(client: Client, registry: None) -> None:
     assert client.get("/api/registry/agents", {"member": "hidden"}).json()["results"] == []
     urls: list[str] = []
-    page = client.get("/api/registry/agents", {"member": "acme", "page_size": 2}).json()
+    page = client.get("/api/registry/agents", {"member": "acme", "page_size": "2"}).json()
     while True:
         assert len(page["results"]) <= 2
         urls += [r["url"] for r in page["results"]]

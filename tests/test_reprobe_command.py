@@ -6,6 +6,7 @@ import pytest
 from django.core import serializers
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import Model
 from django.utils import timezone
 
 from audit.models import TypeReclassification
@@ -40,8 +41,15 @@ def unknowns(db: None, official_agents: str, hostile: str) -> dict[str, Agent]:
 
 
 def _dump() -> str:
-    models = [Agent, CapabilitySnapshot, MemberAgent, MemberProfile, TypeReclassification, ReprobeRun]
-    return serializers.serialize("json", [obj for m in models for obj in m.objects.order_by("pk")])
+    models: list[type[Model]] = [
+        Agent,
+        CapabilitySnapshot,
+        MemberAgent,
+        MemberProfile,
+        TypeReclassification,
+        ReprobeRun,
+    ]
+    return serializers.serialize("json", [obj for m in models for obj in m._default_manager.order_by("pk")])
 
 
 def test_a_real_run_classifies_promotes_and_counts_failures_apart(

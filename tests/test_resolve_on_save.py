@@ -1,6 +1,10 @@
+import json
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from pytest_django import DjangoAssertNumQueries
 
 from audit.models import Source, TypeReclassification
 from members.models import MemberAgent
@@ -131,29 +135,39 @@ def test_bulk_create_is_refused(db: None) -> None:
         )
 
 
-def test_loaded_fixtures_resolve_too(db: None, tmp_path: object) -> None:
+def test_loaded_fixtures_resolve_too(db: None, tmp_path: Path) -> None:
     profile = make_profile("fixture-member")
     agent = make_agent("https://fixture.example.com/mcp")
     make_snapshot(agent, "sales")
-    fixture = tmp_path / "member_agents.json"  # type: ignore[operator]
-    fixture.write_text(
-        '[{"model": "members.memberagent", "pk": 77, "fields": {"profile": %d, "agent": %d, '
-        '"declared_type": "buying", "display_name": "", "created_at": "2026-01-01T00:00:00Z", '
-        '"updated_at": "2026-01-01T00:00:00Z"}}]' % (profile.pk, agent.pk)
-    )
+    fixture = tmp_path / "member_agents.json"
+    row = {
+        "model": "members.memberagent",
+        "pk": 77,
+        "fields": {
+            "profile": profile.pk,
+            "agent": agent.pk,
+            "declared_type": "buying",
+            "display_name": "",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
+    }
+    fixture.write_text(json.dumps([row]))
     call_command("loaddata", str(fixture), verbosity=0)
     assert Agent.objects.get(pk=agent.pk).type == "sales"
     assert TypeReclassification.objects.get().actor == "loaddata"
 
 
-def test_a_save_takes_one_lock_and_one_resolution_query(db: None, django_assert_num_queries: object) -> None:
+def test_a_save_takes_one_lock_and_one_resolution_query(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     agent = make_agent()
     make_snapshot(agent, "sales")
     member_agent = MemberAgent(profile=make_profile(), agent=agent, declared_type="buying")
     # savepoint, lock, insert, resolve, update agent, insert audit row, release
-    with django_assert_num_queries(7):  # type: ignore[operator]
+    with django_assert_num_queries(7):
         member_agent.save()
     # nothing to publish: savepoint, lock, update, resolve, release
-    with django_assert_num_queries(5):  # type: ignore[operator]
+    with django_assert_num_queries(5):
         member_agent.save()
     assert member_agent.agent.type == "sales"

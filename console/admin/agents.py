@@ -26,22 +26,10 @@ class CapabilitySnapshotInline(admin.StackedInline):
     can_delete = False
     extra = 0
     max_num = 0
-    readonly_fields = [
-        "inferred_type",
-        "inferred_from",
-        "probed_at",
-        "tool_names",
-        "error_kind",
-        "error_message",
-        "oauth_required",
-        "last_attempt_at",
-        "unknown_attempts",
-        "next_probe_after",
-        "terminal_state",
-        "disagreement_key",
-        "disagreement_since",
-    ]
-    fields = readonly_fields
+    # Every field a probe writes, as the model orders them; "tools" (whole tool
+    # definitions) would drown the page, the names are there.
+    readonly_fields = [f.name for f in CapabilitySnapshot._meta.fields if f.name not in ("id", "agent", "tools")]
+    fields = tuple(readonly_fields)
 
 
 class OpenDisagreementFilter(admin.SimpleListFilter):
@@ -76,7 +64,6 @@ class MemberFilter(admin.SimpleListFilter):
         return queryset.filter(registration__profile__slug=self.value()) if self.value() else queryset
 
 
-NO_OPEN_DISAGREEMENT = "None of the selected agents has an open disagreement."
 REPROBE_PERMISSION = "crawler.reprobe_agents"
 
 
@@ -258,38 +245,31 @@ class DisagreementAdmin(ReadOnlyModelAdmin):
 
     @admin.action(description="Adopt the inferred type…", permissions=["review"])
     def adopt_inferred_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
-        return two_step_action(
-            self,
-            request,
-            queryset,
-            action="adopt_inferred_type",
-            plan=review_plan(queryset.values_list("pk", flat=True)),
-            apply=lambda changes, actor, note: adopt_inferred(changes, actor=actor, note=note),
-            title="Adopt the inferred type",
-            intro="The published type of these agents will become what the probe inferred.",
-            verb="reclassified",
-            nothing_planned=NO_OPEN_DISAGREEMENT,
-            confirm_label="Yes, adopt the inferred type",
-            asks_for_note=True,
-        )
+        return self._review(request, queryset, keeps=False)
 
     @admin.action(description="Keep the published type…", permissions=["review"])
     def keep_published_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
+        return self._review(request, queryset, keeps=True)
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[Agent], *, keeps: bool) -> TemplateResponse | None:
+        decide = keep_published if keeps else adopt_inferred
         return two_step_action(
             self,
             request,
             queryset,
-            action="keep_published_type",
+            action="keep_published_type" if keeps else "adopt_inferred_type",
             plan=review_plan(queryset.values_list("pk", flat=True)),
-            apply=lambda changes, actor, note: keep_published(changes, actor=actor, note=note),
-            title="Keep the published type",
+            apply=lambda changes, actor, note: decide(changes, actor=actor, note=note),
+            title="Keep the published type" if keeps else "Adopt the inferred type",
             intro=(
                 "The published type of these agents stays as it is; the decision holds until the probe infers "
                 "something else."
+                if keeps
+                else "The published type of these agents will become what the probe inferred."
             ),
-            verb="kept as published",
-            nothing_planned=NO_OPEN_DISAGREEMENT,
-            confirm_label="Yes, keep the published type",
+            verb="kept as published" if keeps else "reclassified",
+            nothing_planned="None of the selected agents has an open disagreement.",
+            confirm_label="Yes, keep the published type" if keeps else "Yes, adopt the inferred type",
             asks_for_note=True,
-            keeps=True,
+            keeps=keeps,
         )

@@ -100,7 +100,7 @@ class MemberProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description="agents")
     def agent_count(self, profile: MemberProfile) -> int:
-        return profile.agent_count  # type: ignore[attr-defined]
+        return profile.agent_count  # type: ignore[attr-defined]  # annotated by get_queryset()
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).annotate(agent_count=Count("agents"))

@@ -79,7 +79,8 @@ class Command(BaseCommand):
         for entry in plan.changes:
             self.stdout.write(
                 f"{entry.url}  {entry.stored_type} -> {entry.new_type}  "
-                f"(inferred {entry.inferred_before or 'nothing'} -> {entry.inferred_after or 'nothing'}; {entry.action})"
+                f"(inferred {entry.inferred_before or 'nothing'} -> {entry.inferred_after or 'nothing'}; "
+                f"{entry.action})"
             )
         for line in report.lines():
             self.stdout.write(line)

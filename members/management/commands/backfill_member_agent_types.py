@@ -97,7 +97,8 @@ class Command(BaseCommand):
             line = f"{change.member}  {change.agent_url}  {change.old_type} -> {change.new_type}"
             if verbosity >= 2:
                 probed = change.probed_at.isoformat() if change.probed_at else "never"
-                line += f"  (declared {change.declared_type}, inferred {change.inferred_type or 'nothing'}, probed {probed})"
+                inferred = change.inferred_type or "nothing"
+                line += f"  (declared {change.declared_type}, inferred {inferred}, probed {probed})"
             self.stdout.write(line)
         for change in plan.kept_by_review:
             self.stdout.write(
@@ -131,11 +132,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(document, indent=2))
             return
         if result and result.stale:
-            for change, found in result.stale:
+            for stale_change in result.stale:
+                change = stale_change.change
                 self.stdout.write(
-                    self.style.WARNING(
-                        f"stale: {change.member}  {change.agent_url}  expected {change.old_type}, found {found}; left alone"
-                    )
+                    self.style.WARNING(f"stale: {change.member}  {change.agent_url}  {stale_change.why}; left alone")
                 )
         mode = "DRY RUN (no writes)" if dry_run else "WRITE"
         count = f"{len(plan.changes)} agent rows would flip" if dry_run else f"{flipped} agent rows flipped"
