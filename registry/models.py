@@ -47,8 +47,8 @@ class Agent(models.Model):
     url = models.CharField(max_length=MAX_URL_LENGTH, unique=True, validators=[validate_agent_url])
     name = models.CharField(max_length=200, blank=True)
     protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.MCP)
-    # The type the registry publishes. Changed only through the type rules
-    # (members.resolve, crawler policy, reviews), each of which writes an audit row.
+    # The type the registry publishes. Changed only by registry.publish.apply_type_changes(),
+    # which writes the audit row with it; save() refuses a changed type.
     type = models.CharField(max_length=32, choices=AgentType.choices, default=AgentType.UNKNOWN, db_index=True)
     monitoring_paused = models.BooleanField(default=False)
     # A reviewer kept the published type against this inferred type. While the
