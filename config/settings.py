@@ -158,6 +158,8 @@ AGENT_PROBE_ALLOWED_NETWORKS = env.list("AGENT_PROBE_ALLOWED_NETWORKS", default=
 AGENT_PROBE_CONCURRENCY = env.int("AGENT_PROBE_CONCURRENCY", default=100)
 AGENT_PROBE_TIMEOUT = env.float("AGENT_PROBE_TIMEOUT", default=10.0)
 AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024)
+# Name servers for the probe's asynchronous resolver ("host" or "host:port"); empty: the system's.
+AGENT_PROBE_NAMESERVERS = env.list("AGENT_PROBE_NAMESERVERS", default=[])
 # Agents per crawl job: probed together under the concurrency limit.
 AGENT_CRAWL_CHUNK_SIZE = env.int("AGENT_CRAWL_CHUNK_SIZE", default=2000)
 # A reprobe plan from the admin must be applied within this many seconds of its probes.

@@ -2,17 +2,21 @@
 
 Checked on every resolved address (a custom aiohttp resolver) and on every IP
 literal in a URL, including each redirect hop, so neither a DNS name pointing
-at 10.0.0.1 nor a redirect to http://169.254.169.254/ gets through.
+at 10.0.0.1 nor a redirect to http://169.254.169.254/ gets through. aiohttp
+connects to the addresses the resolver returned, so the connection is pinned to
+the checked address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+from collections import defaultdict
 from dataclasses import dataclass
 
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
+from aiohttp.resolver import AsyncResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -36,6 +40,8 @@ def is_public_address(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        # fec0::/10, deprecated site-local, is not "private" to ipaddress.
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
 
 
@@ -75,17 +81,28 @@ def ip_literal(host: str) -> str | None:
         return None
 
 
-class SafeResolver(AbstractResolver):
-    """Resolve with the system resolver, then refuse when any address is not allowed."""
+def _domain(host: str) -> str:
+    """The name a hostile operator controls: lookups under it share a limit."""
+    return ".".join(host.lower().rstrip(".").rsplit(".", 2)[-2:])
 
-    def __init__(self, policy: AddressPolicy, resolver: AbstractResolver | None = None) -> None:
-        self._resolver = resolver or ThreadedResolver()
+
+class SafeResolver(AbstractResolver):
+    """Resolve asynchronously (c-ares through aiodns, cancellable: the probe's
+    deadline ends a lookup), a few lookups per domain at a time, then refuse the
+    name when any address is not allowed."""
+
+    def __init__(
+        self, policy: AddressPolicy, resolver: AbstractResolver | None = None, *, lookups_per_domain: int = 4
+    ) -> None:
+        self._resolver = resolver or AsyncResolver()
         self._policy = policy
+        self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(lookups_per_domain))
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._resolver.resolve(host, port, family)
+        async with self._slots[_domain(host)]:
+            results = await self._resolver.resolve(host, port, family)
         # Refuse the name if any address is bad: a name that resolves to both a
         # public and a private address is a rebinding attempt, not a mistake.
         for result in results:

@@ -37,6 +37,7 @@ TERMINAL_AFTER_ATTEMPTS = 10
 SNAPSHOT_FIELDS = [
     "tool_names",
     "tools",
+    "tools_truncated",
     "inferred_type",
     "probed_at",
     "error_kind",
@@ -164,6 +165,7 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferred
     if inferred is not None or snapshot.inferred_type is None:
         snapshot.tool_names = result.tool_names
         snapshot.tools = result.tools
+        snapshot.tools_truncated = result.tools_truncated
         snapshot.inferred_type = inferred
         snapshot.inferred_from = evidence_for(result.tool_names, inferred)
         snapshot.probed_at = now

@@ -112,6 +112,8 @@ class CapabilitySnapshot(models.Model):
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="snapshot")
     tool_names = models.JSONField(default=list, blank=True)
     tools = models.JSONField(default=list, blank=True)
+    # The agent advertised more tools than a probe keeps (crawler.probe.MAX_TOOLS).
+    tools_truncated = models.BooleanField(default=False)
     inferred_type = models.CharField(max_length=32, choices=AgentType.choices, null=True, blank=True, db_index=True)
     probed_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=32, choices=ProbeErrorKind.choices, blank=True, default="")

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.classify import classify
-from crawler.probe import ProbeFailure, _tool_names, find_reply, reply_result, tools_from_card
-from crawler.sse import SSEParser
+from crawler.probe import ProbeFailure, find_reply, reply_result, tools_from_card
+from crawler.probe.sse import SSEParser
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
 from registry.types import ProbeErrorKind
 
@@ -58,8 +58,10 @@ def test_agent_cards_parse_or_fail_with_protocol(card: Any) -> None:
     except ProbeFailure as failure:
         assert failure.kind == ProbeErrorKind.PROTOCOL
         return
-    names = _tool_names(tools)
+    names = tools.names
     assert all(isinstance(n, str) and n and len(n) <= 200 for n in names)
+    # Everything kept is storable as PostgreSQL text and jsonb.
+    assert not any("\x00" in value for tool in tools.tools for value in tool.values())
     classify(names)
 
 

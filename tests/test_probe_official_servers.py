@@ -9,7 +9,8 @@ def test_it_lists_tools_from_json_replies(official_agents: str) -> None:
     result = probe(f"{official_agents}/json/mcp")
     assert result.ok, result.error_message
     assert result.tool_names == SALES_TOOLS
-    assert result.tools[0]["name"] == "get_products" and "inputSchema" in result.tools[0]
+    # What a reviewer needs of each tool, never the whole input schema (bounded storage).
+    assert result.tools[0] == {"name": "get_products", "description": "Demo implementation of get_products."}
 
 
 def test_it_lists_tools_from_sse_replies(official_agents: str) -> None:

@@ -1,0 +1,42 @@
+"""A2A: the agent card's skills, from its well-known path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.probe.http import HttpClient, check_status, parse_json
+from crawler.probe.limits import ProbeFailure
+from crawler.probe.tools import ToolList, kept_tool
+from registry.types import ProbeErrorKind
+
+A2A_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+
+
+def tools_from_card(card: Any) -> ToolList:
+    """An A2A agent card's skills as tools, named by ``id`` (else ``name``)."""
+    if not isinstance(card, dict) or not ({"skills", "name"} & card.keys()):
+        raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the reply is not an A2A agent card")
+    skills = card.get("skills") or []
+    if not isinstance(skills, list):
+        raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the agent card's skills are not a list")
+    tools = ToolList()
+    for skill in skills:
+        if isinstance(skill, dict):
+            name = skill.get("id") if isinstance(skill.get("id"), str) and skill.get("id") else skill.get("name")
+            tools.add(kept_tool(name, skill.get("name"), skill.get("description")))
+        if tools.truncated:
+            break
+    return tools
+
+
+async def probe_a2a(http: HttpClient, url: str) -> ToolList:
+    candidates = [url] if url.endswith(".json") else [url.rstrip("/") + path for path in A2A_CARD_PATHS]
+    for index, card_url in enumerate(candidates):
+        response = await http.request("GET", card_url, headers={"Accept": "application/json"})
+        async with response:
+            if response.status in (404, 405, 410) and index + 1 < len(candidates):
+                continue
+            check_status(response)
+            card = parse_json(await http.read_body(response), "the agent card")
+        return tools_from_card(card)
+    raise AssertionError("unreachable: the last candidate either returns or raises")

@@ -1,0 +1,88 @@
+"""HTTP for probes: checked redirects, the byte budget, JSON within item and depth bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from crawler.netsafety import ip_literal
+from crawler.probe.limits import MAX_JSON_ITEMS, Budget, ProbeFailure, ProbeLimits
+from registry.types import ProbeErrorKind
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CHUNK = 64 * 1024
+
+
+class HttpClient:
+    """One probe's requests through the crawl's shared session."""
+
+    def __init__(self, session: aiohttp.ClientSession, limits: ProbeLimits, budget: Budget) -> None:
+        self.session = session
+        self.limits = limits
+        self.budget = budget
+
+    def _check_target(self, url: URL) -> None:
+        if url.scheme not in ("http", "https"):
+            raise ProbeFailure(ProbeErrorKind.BLOCKED, f"refusing to follow a {url.scheme or 'relative'} URL")
+        literal = ip_literal(url.raw_host or "")
+        if literal is not None:
+            self.limits.address_policy.check(literal)
+
+    async def request(
+        self, method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        """Send, following redirects by hand so every hop's target is checked."""
+        target = URL(url, encoded=False)
+        for _ in range(self.limits.max_redirects + 1):
+            self._check_target(target)
+            response = await self.session.request(method, target, data=body, headers=headers, allow_redirects=False)
+            location = response.headers.get("Location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response
+            response.release()
+            target = target.join(URL(location))
+        raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"more than {self.limits.max_redirects} redirects")
+
+    async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        if response.content_length is not None and response.content_length > self.budget.remaining:
+            raise ProbeFailure(ProbeErrorKind.TOO_LARGE, f"the agent announced {response.content_length} bytes")
+        parts: list[bytes] = []
+        async for chunk in response.content.iter_chunked(CHUNK):
+            self.budget.spend(len(chunk))
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def chunks(self, response: aiohttp.ClientResponse) -> Any:
+        """The body as it arrives, within the budget, letting other probes run between chunks."""
+        async for chunk in response.content.iter_any():
+            self.budget.spend(len(chunk))
+            yield chunk
+            await asyncio.sleep(0)
+
+
+def check_status(response: aiohttp.ClientResponse) -> None:
+    if response.status in (401, 403):
+        raise ProbeFailure(ProbeErrorKind.OAUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
+    if response.status >= 400:
+        raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
+
+
+def parse_json(body: bytes | str, what: str) -> Any:
+    """JSON from a stranger: at most MAX_JSON_ITEMS structural items, no recursion blow-up."""
+    # An upper bound on objects, arrays and members, counted in C before any is built.
+    if isinstance(body, str):
+        items = body.count(",") + body.count("{") + body.count("[")
+    else:
+        items = body.count(b",") + body.count(b"{") + body.count(b"[")
+    if items > MAX_JSON_ITEMS:
+        raise ProbeFailure(ProbeErrorKind.TOO_LARGE, f"{what} has more than {MAX_JSON_ITEMS:,} JSON items")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ProbeFailure(ProbeErrorKind.PROTOCOL, f"{what} is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProbeFailure(ProbeErrorKind.PROTOCOL, f"{what} is not valid JSON ({exc.__class__.__name__})") from None

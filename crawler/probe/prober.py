@@ -1,0 +1,70 @@
+"""One probe of one agent: whatever happens, it ends as a result with an error kind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+
+from crawler.netsafety import BlockedAddressError
+from crawler.probe.a2a import probe_a2a
+from crawler.probe.http import HttpClient
+from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult
+from crawler.probe.mcp import probe_mcp
+from crawler.probe.tools import clean_text
+from registry.types import ProbeErrorKind, Protocol
+
+logger = logging.getLogger(__name__)
+
+ERROR_MESSAGE_LIMIT = 500
+
+
+class Prober:
+    """Probes agents through one shared aiohttp session."""
+
+    def __init__(self, session: aiohttp.ClientSession, limits: ProbeLimits) -> None:
+        self.session = session
+        self.limits = limits
+
+    async def probe(self, url: str, protocol: str) -> ProbeResult:
+        started = time.monotonic()
+        result = ProbeResult(url=url, protocol=protocol)
+        try:
+            async with asyncio.timeout(self.limits.deadline):
+                http = HttpClient(self.session, self.limits, Budget(self.limits.max_bytes))
+                if protocol == Protocol.A2A:
+                    tools = await probe_a2a(http, url)
+                else:
+                    tools = await probe_mcp(http, url, self.limits.max_pages)
+            result.tools, result.tool_names, result.tools_truncated = tools.tools, tools.names, tools.truncated
+        except Exception as exc:  # whatever a stranger's server causes ends as this agent's error kind
+            result.error_kind, message = _error(exc, self.limits.deadline, url)
+            result.error_message = clean_text(message, ERROR_MESSAGE_LIMIT)
+        result.elapsed = time.monotonic() - started
+        return result
+
+
+def _error(exc: Exception, deadline: float, url: str) -> tuple[ProbeErrorKind, str]:
+    if isinstance(exc, TimeoutError):
+        return ProbeErrorKind.TIMEOUT, f"no complete answer within {deadline:g} s"
+    if isinstance(exc, ProbeFailure):
+        return exc.kind, exc.message
+    if isinstance(exc, BlockedAddressError):
+        return ProbeErrorKind.BLOCKED, str(exc)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ProbeErrorKind.DNS, f"{exc.host} does not resolve"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ProbeErrorKind.CONNECT, f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or type(exc).__name__})"
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | OSError):
+        return ProbeErrorKind.CONNECT, f"connection failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ProbeErrorKind.BLOCKED, f"not a URL the probe will follow: {exc}"
+    if isinstance(exc, aiohttp.ClientResponseError | ValueError):
+        return ProbeErrorKind.PROTOCOL, f"malformed HTTP exchange: {type(exc).__name__}"
+    if isinstance(exc, MemoryError):
+        return ProbeErrorKind.TOO_LARGE, "the agent's reply exhausted the probe's memory"
+    # A bug, or a reply no rule above foresaw: still only this agent's failure.
+    logger.warning("probe of %s failed unexpectedly", url, exc_info=exc)
+    return ProbeErrorKind.PROTOCOL, f"the probe could not read the agent's reply ({type(exc).__name__})"
