@@ -94,8 +94,8 @@ class AgentRefresh(APIView):
             "inferred_type": outcome.inferred_type,
             "promoted": outcome.action == Action.PROMOTED,
             "disagreement": outcome.action == Action.DISAGREEMENT,
-            "error_kind": result.error_kind or None,
-            "error_message": result.error_message or None,
+            "error_kind": outcome.error_kind or None,
+            "error_message": outcome.error_message or None,
             "elapsed": round(result.elapsed, 3),
         }
-        return Response(body, status=status.HTTP_200_OK if result.ok else status.HTTP_502_BAD_GATEWAY)
+        return Response(body, status=status.HTTP_502_BAD_GATEWAY if outcome.error_kind else status.HTTP_200_OK)

@@ -40,9 +40,20 @@ def classify(tool_names: Iterable[str]) -> AgentType | None:
     return None
 
 
+EVIDENCE_LIMIT = 5
+
+
 def evidence_for(tool_names: Iterable[str], agent_type: str | None) -> list[str]:
-    """The advertised tools that made the inference, for reviewers."""
+    """The advertised tools that made the inference, for reviewers: each once
+    (whatever its case), at most EVIDENCE_LIMIT of them."""
     for known_type, tools in TOOLS_BY_TYPE:
         if known_type == agent_type:
-            return [name for name in tool_names if isinstance(name, str) and name.strip().lower() in tools]
+            evidence: dict[str, str] = {}
+            for name in tool_names:
+                key = name.strip().lower() if isinstance(name, str) else ""
+                if key in tools and key not in evidence:
+                    evidence[key] = name
+                    if len(evidence) == EVIDENCE_LIMIT:
+                        break
+            return list(evidence.values())
     return []

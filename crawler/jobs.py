@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crawler.policy import CrawlSummary, apply_probe_results
 from crawler.probe import ProbeLimits, iter_probe_batches
+from crawler.probe.tools import clean_text
 from crawler.selection import due_for_crawl, in_crawl_order
 from registry.models import Agent
 
@@ -218,12 +219,13 @@ def run_reprobe(reprobe_run_id: int) -> str:
             .order_by("pk")
         )
         plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=run.timeout))
+        ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.PROBING).update(
+            status=ReprobeRun.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
+        )
     except Exception as exc:
+        # Whatever went wrong, the run ends in a final state the admin shows.
         ReprobeRun.objects.filter(pk=run.pk).update(
-            status=ReprobeRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}"
+            status=ReprobeRun.Status.FAILED, error=clean_text(f"{type(exc).__name__}: {exc}", 500)
         )
         raise
-    ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.PROBING).update(
-        status=ReprobeRun.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
-    )
     return ReprobeRun.Status.READY

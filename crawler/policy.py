@@ -14,6 +14,7 @@ The crawl, the reprobe and "probe now" all call :func:`apply_probe_results`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import models, transaction
+from django.db import InterfaceError, OperationalError, models, transaction
 from django.utils import timezone
 
 from audit.models import Source, TypeEvent, record_many
@@ -30,6 +31,8 @@ from crawler.probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, TypeChange, apply_type_changes, drift
 from registry.types import ProbeErrorKind, TerminalState, is_known
+
+logger = logging.getLogger(__name__)
 
 BACKOFF_DAYS: tuple[int, ...] = (1, 2, 4, 7)
 TERMINAL_AFTER_ATTEMPTS = 10
@@ -69,6 +72,7 @@ class Outcome:
     new_type: str
     inferred_type: str | None
     error_kind: str
+    error_message: str = ""
 
 
 @dataclass
@@ -208,6 +212,15 @@ class Evaluation:
     # Planned results not applied because their agent moved since the plan.
     stale: dict[int, Drift] = field(default_factory=dict)
 
+    def extend(self, other: Evaluation) -> None:
+        self.outcomes += other.outcomes
+        self.promotions += other.promotions
+        self.disagreements += other.disagreements
+        self.found.update(other.found)
+        self.new_snapshots += other.new_snapshots
+        self.changed_snapshots += other.changed_snapshots
+        self.stale.update(other.stale)
+
 
 def _evaluate(
     agents: dict[int, Agent],
@@ -291,6 +304,7 @@ def _evaluate(
                 new_type=new_type,
                 inferred_type=inferred,
                 error_kind=result.error_kind,
+                error_message=result.error_message,
             )
         )
     return evaluation
@@ -337,8 +351,51 @@ def apply_probe_results(
     ``expected`` is what a caller that planned earlier saw of each agent (see
     crawler.reprobe): a result whose agent has drifted since is not applied and
     is reported in ``Evaluation.stale``.
+
+    One agent's unstorable result never costs the others theirs: when a batch
+    fails to write, its results are written one agent at a time, and an agent
+    whose result still fails is recorded with that failure as its probe error.
+    A database that cannot be reached fails the batch, for the job to retry.
     """
-    now = now or timezone.now()
+    options: dict[str, Any] = {
+        "promote_source": promote_source,
+        "run_id": run_id,
+        "actor": actor,
+        "now": now or timezone.now(),
+        "expected": expected,
+    }
+    try:
+        return _apply_batch(results, **options)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        if len(results) > 1:
+            logger.warning("a batch of %d probe results failed to write; writing them one by one", len(results))
+            evaluation = Evaluation()
+            for pair in results:
+                evaluation.extend(apply_probe_results([pair], **options))
+            return evaluation
+        [(agent_id, result)] = results
+        logger.warning("the probe result of agent %s could not be stored", agent_id, exc_info=exc)
+        unstorable = ProbeResult(
+            url=result.url,
+            protocol=result.protocol,
+            elapsed=result.elapsed,
+            error_kind=ProbeErrorKind.PROTOCOL,
+            error_message=f"the agent's reply could not be stored ({type(exc).__name__})",
+        )
+        return _apply_batch([(agent_id, unstorable)], **options)
+
+
+def _apply_batch(
+    results: Sequence[tuple[int, ProbeResult]],
+    *,
+    promote_source: str,
+    run_id: uuid.UUID | None,
+    actor: str,
+    now: datetime,
+    expected: Mapping[int, AgentState] | None,
+) -> Evaluation:
     with transaction.atomic():
         agents, snapshots = _load([agent_id for agent_id, _ in results], lock=True)
         evaluation = _evaluate(

@@ -156,6 +156,109 @@ async def _slow_sales(request: web.Request) -> web.StreamResponse:
     return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
 
 
+# --- Agents whose replies attack the crawler (issue: a crawler no hostile agent can hurt) ---
+
+NESTING = 100_000
+DEEP_JSON = b'{"jsonrpc":"2.0","id":2,"result":' + b"[" * NESTING + b"]" * NESTING + b"}"
+MANY_TOOLS = 215_000
+CASE_VARIANTS = 50_000
+
+
+def _case_variants(name: str, count: int) -> list[str]:
+    variants = []
+    for n in range(count):
+        variants.append("".join(c.upper() if n >> (i % 20) & 1 else c for i, c in enumerate(name)))
+    return variants
+
+
+def _tools_body(tools: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 2, "result": {"tools": tools}}).encode()
+
+
+HOSTILE_TOOL_LISTS: dict[str, bytes] = {
+    # NUL and a lone surrogate in every field a probe keeps
+    "nul-tools": _tools_body(
+        [{"name": "get_products\u0000", "title": "T\u0000\ud800", "description": "d\u0000" * 10_000}]
+    ),
+    "deep-json": DEEP_JSON,
+    "many-tools": _tools_body([{"name": "t"}] * MANY_TOOLS),
+    "1500-tools": _tools_body([{"name": "get_products"}] + [{"name": f"tool_{i}"} for i in range(1499)]),
+    "case-variants": _tools_body([{"name": v} for v in _case_variants("list_authorized_properties", CASE_VARIANTS)]),
+}
+
+
+async def _initialize_or(
+    request: web.Request, answer: Callable[[dict[str, Any]], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    message = await request.json()
+    if "id" not in message:
+        return web.Response(status=202)
+    if message["method"] == "initialize":
+        result = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "hostile"}}
+        return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+    return await answer(message)
+
+
+async def _hostile_tool_list(request: web.Request) -> web.StreamResponse:
+    async def answer(message: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(body=HOSTILE_TOOL_LISTS[request.match_info["kind"]], content_type="application/json")
+
+    return await _initialize_or(request, answer)
+
+
+async def _nul_error(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    error = {"code": -32000, "message": "bad\u0000 things \ud800 happened"}
+    return web.Response(
+        body=json.dumps({"jsonrpc": "2.0", "id": body.get("id"), "error": error}).encode(),
+        content_type="application/json",
+    )
+
+
+async def _sse(request: web.Request, *parts: bytes, pause: float = 0.0, hold: bool = False) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for part in parts:
+        await response.write(part)
+        if pause:
+            await asyncio.sleep(pause)
+    if hold:
+        await asyncio.sleep(3600)
+    return response
+
+
+async def _deep_sse(request: web.Request) -> web.StreamResponse:
+    async def answer(message: dict[str, Any]) -> web.StreamResponse:
+        return await _sse(request, b"event: message\ndata: " + DEEP_JSON + b"\n\n")
+
+    return await _initialize_or(request, answer)
+
+
+async def _newlines(request: web.Request) -> web.StreamResponse:
+    """256 KiB of newlines in one write, then silence: parsing must not hold the event loop."""
+
+    async def answer(message: dict[str, Any]) -> web.StreamResponse:
+        return await _sse(request, b"\n" * (256 * 1024), hold=True)
+
+    return await _initialize_or(request, answer)
+
+
+SPLIT_DESCRIPTION = "prix en € par impression"
+
+
+async def _split_utf8(request: web.Request) -> web.StreamResponse:
+    """The reply's "€" (three bytes in UTF-8) split across two writes."""
+
+    async def answer(message: dict[str, Any]) -> web.StreamResponse:
+        tools = [{"name": "get_products", "description": SPLIT_DESCRIPTION}]
+        reply = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {"tools": tools}}, ensure_ascii=False)
+        data = b"event: message\ndata: " + reply.encode() + b"\n\n"
+        cut = data.index("€".encode()) + 1
+        return await _sse(request, data[:cut], data[cut:], pause=0.05)
+
+    return await _initialize_or(request, answer)
+
+
 def hostile_app() -> web.Application:
     app = web.Application()
     for path, handler in {
@@ -173,6 +276,11 @@ def hostile_app() -> web.Application:
         "/counted": _counted,
         "/slow/{index}/mcp": _slow_sales,
         "/sse-open": _sse_kept_open,
+        "/tools/{kind}/mcp": _hostile_tool_list,
+        "/nul-error": _nul_error,
+        "/deep-sse": _deep_sse,
+        "/newlines": _newlines,
+        "/split-utf8": _split_utf8,
     }.items():
         app.router.add_route("*", path, handler)
     for path in ("/never", "/drip", "/huge"):

@@ -77,6 +77,8 @@ def test_it_crawls_only_the_given_urls(demo_registry: str, capsys: pytest.Captur
             "No agent registered at https://not-registered.example.com/mcp",
         ),
         ({"timeout": 0}, "--timeout must be a positive"),
+        ({"timeout": float("inf")}, "--timeout must be a positive, finite number"),
+        ({"timeout": 1e308}, "from 0.5 to 300"),
     ],
 )
 def test_it_refuses_bad_input(db: None, options: dict[str, object], message: str) -> None:

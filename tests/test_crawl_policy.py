@@ -226,3 +226,38 @@ def test_the_classification_table_yields_exactly_the_inferable_types() -> None:
     from registry.types import INFERABLE_TYPES
 
     assert {agent_type for agent_type, _ in TOOLS_BY_TYPE} == INFERABLE_TYPES
+
+
+@pytest.mark.parametrize(
+    "tools, agent_type, evidence",
+    [
+        (["get_products", "ping", "GET_PRODUCTS", " get_products "], "sales", ["get_products"]),
+        (["ping"], "sales", []),
+        (["build_creative"], None, []),
+        # every case spelling of a sales tool still makes one line of evidence
+        (
+            ["List_Authorized_Properties", "list_authorized_properties", "create_media_buy"],
+            "sales",
+            ["List_Authorized_Properties", "create_media_buy"],
+        ),
+    ],
+)
+def test_evidence_names_each_tool_once(tools: list[str], agent_type: str | None, evidence: list[str]) -> None:
+    from crawler.classify import evidence_for
+
+    assert evidence_for(tools, agent_type) == evidence
+
+
+def test_evidence_is_bounded_whatever_an_agent_advertises() -> None:
+    from itertools import product
+
+    from crawler.classify import EVIDENCE_LIMIT, TOOLS_BY_TYPE, evidence_for
+    from registry.types import AgentType
+
+    # 50,000 case spellings of list_authorized_properties, then every sales tool
+    name = "list_authorized_properties"
+    variants = ["".join(c) for c in product(*[(ch.lower(), ch.upper()) for ch in name])][:50_000]
+    sales_tools = sorted(dict(TOOLS_BY_TYPE)[AgentType.SALES])
+    evidence = evidence_for(variants + sales_tools, "sales")
+    assert len(evidence) <= EVIDENCE_LIMIT
+    assert sorted(e.lower() for e in evidence) == sales_tools

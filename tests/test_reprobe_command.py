@@ -142,8 +142,13 @@ def test_terminal_agents_only_with_include_terminal(unknowns: dict[str, Agent]) 
     "options, message",
     [
         ({"timeout": 0}, "--timeout must be a positive"),
-        ({"limit": 0}, "--limit must be at least 1"),
-        ({"concurrency": 0}, "--concurrency must be at least 1"),
+        ({"timeout": float("inf")}, "--timeout must be a positive, finite number"),
+        ({"timeout": float("nan")}, "--timeout must be a positive, finite number"),
+        ({"timeout": 1e308}, "from 0.5 to 300"),
+        ({"limit": 0}, "--limit must be a whole number from 1 to"),
+        ({"limit": 99999999999999999999}, "--limit must be a whole number from 1 to 1,000,000"),
+        ({"concurrency": 0}, "--concurrency must be a whole number from 1 to"),
+        ({"concurrency": 10**6}, "--concurrency must be a whole number from 1 to 1,000"),
         (
             {"url": ["https://nowhere.example.com/mcp"]},
             "No unpaused agent registered at https://nowhere.example.com/mcp",

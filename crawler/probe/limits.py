@@ -14,7 +14,7 @@ from registry.types import ProbeErrorKind
 MAX_TOOLS = 1000
 # Structural JSON items (objects, arrays, members) one reply may hold; with the
 # byte budget this bounds the Python objects a reply can cost.
-MAX_JSON_ITEMS = 100_000
+MAX_JSON_ITEMS = 120_000
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,21 @@ async def probe_many(
     # c-ares: lookups are sockets on this loop, cancelled with their probe; a
     # lookup never outlives the deadline of the probes that wait for it.
     dns = AsyncResolver(nameservers=list(limits.nameservers) or None, timeout=limits.deadline, tries=1)
+    resolver = SafeResolver(limits.address_policy, dns, lookups_per_domain=limits.lookups_per_domain)
+    try:
+        return await _probe_all(targets, limits, resolver, sink)
+    finally:
+        # Ours to close (the connector closes only a resolver it made): lookups
+        # still pending are cancelled while the loop can take their callbacks.
+        await resolver.close()
+
+
+async def _probe_all(
+    targets: Sequence[tuple[str, str]], limits: ProbeLimits, resolver: SafeResolver, sink: Sink | None
+) -> list[ProbeResult]:
     connector = aiohttp.TCPConnector(
         limit=0,  # the semaphores below bound the sockets
-        resolver=SafeResolver(limits.address_policy, dns, lookups_per_domain=limits.lookups_per_domain),
+        resolver=resolver,
         ttl_dns_cache=60,
         enable_cleanup_closed=True,
     )

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crawler.jobs import JobQueueUnavailable, start_crawl
+from crawler.options import checked_timeout
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
 
@@ -21,8 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=None, help="Per-probe deadline in seconds.")
 
     def handle(self, *args: Any, url: list[str], sync: bool, timeout: float | None, **options: Any) -> None:
-        if timeout is not None and timeout <= 0:
-            raise CommandError("--timeout must be a positive number of seconds.")
+        checked_timeout(timeout)
         agent_ids = None
         if url:
             try:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crawler.options import CONCURRENCY_RANGE, LIMIT_RANGE, checked_count, checked_timeout
 from crawler.probe import ProbeLimits
 from crawler.reprobe import ReprobeReport, apply_reprobe, probe_and_plan, select_unknown_agents
 from registry.canonical import canonicalize_agent_url
@@ -38,12 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="", help="Who runs this, for the audit rows.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["timeout"] <= 0:
-            raise CommandError("--timeout must be a positive number of seconds.")
-        if options["concurrency"] is not None and options["concurrency"] < 1:
-            raise CommandError("--concurrency must be at least 1.")
-        if options["limit"] is not None and options["limit"] < 1:
-            raise CommandError("--limit must be at least 1.")
+        checked_timeout(options["timeout"])
+        checked_count("--concurrency", options["concurrency"], CONCURRENCY_RANGE)
+        checked_count("--limit", options["limit"], LIMIT_RANGE)
         urls = None
         if options["url"]:
             try:
