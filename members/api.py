@@ -22,7 +22,7 @@ from members.models import MemberAgent, MemberProfile, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents
 from members.resolve import Rule, with_resolution
 from registry.canonical import canonicalize_agent_url
-from registry.models import Agent
+from registry.models import Agent, CapabilitySnapshot
 from registry.types import Protocol, parse_agent_type
 
 
@@ -107,6 +107,7 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
     agents = (
         with_resolution(MemberAgent.objects.filter(profile=profile))
         .select_related("agent__snapshot")
+        .defer(*(f"agent__snapshot__{name}" for name in CapabilitySnapshot.TOOL_LISTS))
         .order_by("agent__url")
     )
     return {
@@ -139,7 +140,7 @@ def _evidence(agent: Agent) -> list[str]:
     snapshot = getattr(agent, "snapshot", None)
     if snapshot is None or snapshot.probed_at is None:
         return []
-    return list(snapshot.inferred_from or snapshot.tool_names)
+    return list(snapshot.inferred_from)
 
 
 def _register(profile: MemberProfile, agents: list[dict[str, Any]], actor: str) -> None:

@@ -31,6 +31,11 @@ class AgentQuerySet(models.QuerySet):
         writer of an agent's type or snapshot, so no two writers deadlock."""
         return self.select_for_update(of=("self",)).order_by("pk")
 
+    def without_tool_lists(self, via: str = "snapshot") -> AgentQuerySet:
+        """Leave the snapshot's tool lists in the database: no listing shows them,
+        and a page of agents must not cost their tools' memory."""
+        return self.defer(*(f"{via}__{name}" for name in CapabilitySnapshot.TOOL_LISTS))
+
     def open_disagreements(self) -> AgentQuerySet:
         """A known published type that differs from the probe's known inference,
         unless a reviewer kept it against exactly that inference."""
@@ -108,6 +113,9 @@ class CapabilitySnapshot(models.Model):
     probe that succeeded; ``error_kind``/``error_message``/``last_attempt_at``
     describe the last attempt, so a failed probe never erases what was known.
     """
+
+    # Up to MAX_TOOLS tools with their descriptions: loaded for one agent, never for a list.
+    TOOL_LISTS = ("tools", "tool_names")
 
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="snapshot")
     tool_names = models.JSONField(default=list, blank=True)

@@ -13,6 +13,7 @@ def public_agents() -> QuerySet[Agent]:
     return (
         Agent.objects.filter(registration__profile__is_public=True)
         .select_related("snapshot", "registration__profile")
+        .without_tool_lists()
         .order_by("url")
     )
 

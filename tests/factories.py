@@ -8,6 +8,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from crawler.classify import evidence_for
 from members.models import MemberAgent, MemberProfile
 from registry.models import Agent, CapabilitySnapshot
 
@@ -31,6 +32,7 @@ def make_snapshot(
     probed_at: datetime | None = None,
     **fields: object,
 ) -> CapabilitySnapshot:
+    fields.setdefault("inferred_from", evidence_for(tool_names or [], inferred_type))  # as a probe records it
     return CapabilitySnapshot.objects.create(
         agent=agent,
         inferred_type=inferred_type,

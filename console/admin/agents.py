@@ -15,7 +15,7 @@ from console.twostep import two_step_action
 from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue, jobs_are_inline, run_reprobe
 from crawler.models import ReprobeRun
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
-from registry.models import Agent, CapabilitySnapshot, Disagreement
+from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, Disagreement
 from registry.review import adopt_inferred, keep_published, review_plan
 from registry.types import TerminalState
 from registry.wording import counted
@@ -75,8 +75,17 @@ def _snapshot(agent: Agent) -> CapabilitySnapshot | None:
     return getattr(agent, "snapshot", None)
 
 
+class AgentListMixin:
+    """Agents with their snapshot and member in the list's one query, never their tool lists
+    (the change page's inline loads its own snapshot)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        queryset: AgentQuerySet = super().get_queryset(request)  # type: ignore[misc]  # the ModelAdmin's, after this mixin
+        return queryset.select_related("snapshot", "registration__profile").without_tool_lists()
+
+
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     list_display = ["url", "member", "type", "inferred_type", "last_probe", "backoff", "monitoring_paused"]
     list_filter = [
         "type",
@@ -87,7 +96,6 @@ class AgentAdmin(admin.ModelAdmin):
         MemberFilter,
     ]
     search_fields = ["url", "name", "registration__profile__slug", "registration__profile__display_name"]
-    list_select_related = ["snapshot", "registration__profile"]
     list_per_page = 100
     show_full_result_count = False
     # The published type changes only through the audited type rules.
@@ -206,13 +214,12 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Disagreement)
-class DisagreementAdmin(ReadOnlyModelAdmin):
+class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
     """Agents whose published type and the probe's inference disagree: the daily review."""
 
     list_display = ["url", "member", "declared_type", "type", "inferred_type", "since", "evidence"]
     list_filter = ["type", ("snapshot__inferred_type", admin.AllValuesFieldListFilter), MemberFilter]
     search_fields = ["url", "registration__profile__slug", "registration__profile__display_name"]
-    list_select_related = ["snapshot", "registration__profile"]
     ordering = ["snapshot__disagreement_since", "url"]
     list_per_page = 100
     actions = ["adopt_inferred_type", "keep_published_type"]

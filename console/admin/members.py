@@ -12,7 +12,7 @@ from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import MemberAgent, MemberProfile
 from registry.canonical import canonicalize_agent_url
-from registry.models import Agent
+from registry.models import Agent, CapabilitySnapshot
 from registry.wording import counted
 
 
@@ -51,7 +51,12 @@ class MemberAgentInline(admin.TabularInline):
     readonly_fields = ["published_type", "inferred_type"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("agent__snapshot")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("agent__snapshot")
+            .defer(*(f"agent__snapshot__{name}" for name in CapabilitySnapshot.TOOL_LISTS))
+        )
 
     @admin.display(description="published type")
     def published_type(self, member_agent: MemberAgent) -> str:
