@@ -1,7 +1,12 @@
-"""Crawl benchmark: N agents on 127.0.0.1 with a set latency and a share that never answers.
+"""Crawl benchmark: N agents on 127.0.0.1 with a set latency, a share that never answers,
+and a share of hostile agents.
 
-    .venv/bin/python -m bench.crawl [--agents 2000] [--latency 0.1] [--silent 0.05]
+    .venv/bin/python -m bench.crawl [--agents 2000] [--latency 0.1] [--silent 0.05] [--hostile 0.01]
                                     [--concurrency 100] [--deadline 10] [--upstream-agents 200]
+
+Hostile agents take turns at the attacks the test suite pins (tests/servers.py):
+NUL in every kept field, JSON and SSE nested 100,000 deep, 215,000 tools, 50,000
+case variants of one tool, 256 KiB of newlines then silence. Peak RSS is printed.
 
 Reports probes per second, the limit for that concurrency and latency, our ratio
 to it, and the same crawl under upstream's settings (5 at a time in batches,
@@ -15,14 +20,37 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import resource
 import time
 
 from bench._db import empty_registry, setup_django
 from bench._servers import serve_forever
 
+HOSTILE_KINDS = ("nul-tools", "deep-json", "deep-sse", "many-tools", "case-variants", "newlines")
 
-def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_every: int) -> None:
+
+def hostile_kind(index: int, silent_every: int, hostile_every: int) -> str | None:
+    if not hostile_every or index % hostile_every != 1 or (silent_every and index % silent_every == 0):
+        return None
+    return HOSTILE_KINDS[(index // hostile_every) % len(HOSTILE_KINDS)]
+
+
+def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_every: int, hostile_every: int) -> None:
     from aiohttp import web
+
+    from tests.servers import DEEP_JSON, HOSTILE_TOOL_LISTS
+
+    async def hostile_reply(request: web.Request, kind: str) -> web.StreamResponse:
+        if kind in HOSTILE_TOOL_LISTS:
+            return web.Response(body=HOSTILE_TOOL_LISTS[kind], content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if kind == "deep-sse":
+            await response.write(b"event: message\ndata: " + DEEP_JSON + b"\n\n")
+            return response
+        await response.write(b"\n" * (256 * 1024))
+        await asyncio.sleep(3600)
+        return response
 
     async def agent(request: web.Request) -> web.StreamResponse:
         index = int(request.match_info["index"])
@@ -32,6 +60,9 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
         if "id" not in message:  # a notification: accepted, nothing to do
             return web.Response(status=202)
         await asyncio.sleep(latency)
+        kind = hostile_kind(index, silent_every, hostile_every)
+        if kind is not None and message["method"] == "tools/list":
+            return await hostile_reply(request, kind)
         if message["method"] == "initialize":
             result: dict[str, object] = {
                 "protocolVersion": "2025-06-18",
@@ -53,11 +84,13 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per JSON-RPC request")
     parser.add_argument("--silent", type=float, default=0.05, help="share of agents that never answer")
+    parser.add_argument("--hostile", type=float, default=0.0, help="share of agents whose replies attack the crawler")
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--deadline", type=float, default=10.0)
     parser.add_argument("--upstream-agents", type=int, default=200, help="0 to skip the upstream comparison")
     args = parser.parse_args()
     silent_every = round(1 / args.silent) if args.silent else 0
+    hostile_every = round(1 / args.hostile) if args.hostile else 0
 
     setup_django()
     from django.test import override_settings
@@ -68,7 +101,7 @@ def main() -> None:
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
-    server = context.Process(target=serve_agents, args=(ports, args.latency, silent_every), daemon=True)
+    server = context.Process(target=serve_agents, args=(ports, args.latency, silent_every, hostile_every), daemon=True)
     server.start()
     try:
         port = ports.get(timeout=30)
@@ -80,13 +113,14 @@ def main() -> None:
             crawl = start_crawl(sync=True, deadline=args.deadline)
             elapsed = time.monotonic() - began
         silent = sum(1 for i in range(args.agents) if silent_every and i % silent_every == 0)
+        hostile = sum(1 for i in range(args.agents) if hostile_kind(i, silent_every, hostile_every))
         # An answering agent costs 2 round trips (initialize, tools/list; the
         # notification costs no latency); a silent one cannot end before its deadline.
         limit = args.concurrency / (2 * args.latency)
         floor = max((args.agents - silent) / limit, args.deadline if silent else 2 * args.latency)
         print(
             f"crawl: {args.agents} agents, {args.latency * 1000:.0f} ms per request, {silent} silent, "
-            f"concurrency {args.concurrency}, deadline {args.deadline:g} s"
+            f"{hostile} hostile, concurrency {args.concurrency}, deadline {args.deadline:g} s"
         )
         print(f"  {crawl.summary.line()}")
         print(f"  elapsed {elapsed:.2f} s including database writes; {args.agents / elapsed:.0f} probes/s")
@@ -94,7 +128,10 @@ def main() -> None:
             f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
             f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
         )
-        print(f"  database writes: {len(Agent.objects.filter(snapshot__isnull=False))} snapshots")
+        print(f"  database writes: {Agent.objects.filter(snapshot__isnull=False).count()} snapshots")
+        print(
+            f"  peak RSS of the crawling process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
 
         # The same agents again, as the next hour's crawl of known agents would take
         # them: the ones that ran out their deadline last time start first.

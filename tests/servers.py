@@ -164,11 +164,13 @@ MANY_TOOLS = 215_000
 CASE_VARIANTS = 50_000
 
 
-def _case_variants(name: str, count: int) -> list[str]:
-    variants = []
-    for n in range(count):
-        variants.append("".join(c.upper() if n >> (i % 20) & 1 else c for i, c in enumerate(name)))
-    return variants
+def case_variants(name: str, count: int) -> list[str]:
+    """``count`` distinct case spellings of ``name`` (the bits of n pick the upper-case letters)."""
+    bit_of = {position: bit for bit, position in enumerate(i for i, c in enumerate(name) if c.isalpha())}
+    return [
+        "".join(c.upper() if i in bit_of and n >> bit_of[i] & 1 else c for i, c in enumerate(name))
+        for n in range(count)
+    ]
 
 
 def _tools_body(tools: list[dict[str, Any]]) -> bytes:
@@ -183,7 +185,7 @@ HOSTILE_TOOL_LISTS: dict[str, bytes] = {
     "deep-json": DEEP_JSON,
     "many-tools": _tools_body([{"name": "t"}] * MANY_TOOLS),
     "1500-tools": _tools_body([{"name": "get_products"}] + [{"name": f"tool_{i}"} for i in range(1499)]),
-    "case-variants": _tools_body([{"name": v} for v in _case_variants("list_authorized_properties", CASE_VARIANTS)]),
+    "case-variants": _tools_body([{"name": v} for v in case_variants("list_authorized_properties", CASE_VARIANTS)]),
 }
 
 

@@ -249,14 +249,13 @@ def test_evidence_names_each_tool_once(tools: list[str], agent_type: str | None,
 
 
 def test_evidence_is_bounded_whatever_an_agent_advertises() -> None:
-    from itertools import product
-
     from crawler.classify import EVIDENCE_LIMIT, TOOLS_BY_TYPE, evidence_for
     from registry.types import AgentType
+    from tests.servers import CASE_VARIANTS, case_variants
 
     # 50,000 case spellings of list_authorized_properties, then every sales tool
-    name = "list_authorized_properties"
-    variants = ["".join(c) for c in product(*[(ch.lower(), ch.upper()) for ch in name])][:50_000]
+    variants = case_variants("list_authorized_properties", CASE_VARIANTS)
+    assert len(set(variants)) == CASE_VARIANTS
     sales_tools = sorted(dict(TOOLS_BY_TYPE)[AgentType.SALES])
     evidence = evidence_for(variants + sales_tools, "sales")
     assert len(evidence) <= EVIDENCE_LIMIT
