@@ -95,3 +95,13 @@ def test_a_silent_agent_gives_its_slot_to_the_next_one(hostile: str, official_ag
     assert [(index, result.ok) for index, result in first] == [(1, True)]
     assert time.monotonic() - started < 1.5
     assert [(index, result.error_kind) for batch in batches for index, result in batch] == [(0, "timeout")]
+
+
+def test_a_caller_that_stops_iterating_stops_the_probes(hostile: str, official_agents: str) -> None:
+    import threading
+
+    targets = [(f"{official_agents}/json/mcp", "mcp"), *[(hostile + "/never", "mcp")] * 5]
+    batches = iter_probe_batches(targets, ProbeLimits(deadline=60, address_policy=LOOPBACK_ONLY), max_wait=0.05)
+    assert [index for index, _ in next(batches)] == [0]
+    batches.close()  # the caller leaves; five probes still have a minute to run
+    assert not [t for t in threading.enumerate() if t.name == "probe-loop"]

@@ -6,7 +6,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -136,7 +136,7 @@ def probing_thread(targets: Sequence[tuple[str, str]], limits: ProbeLimits) -> I
 
 def iter_probe_batches(
     targets: Sequence[tuple[str, str]], limits: ProbeLimits, *, max_batch: int = 500, max_wait: float = 0.5
-) -> Iterator[list[tuple[int, ProbeResult]]]:
+) -> Generator[list[tuple[int, ProbeResult]]]:
     """Yield ``(index, result)`` batches as probes finish, from a probing thread.
 
     The caller's thread writes each batch while slower probes are still in
