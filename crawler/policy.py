@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, models, transaction
 from django.utils import timezone
 
 from audit.models import Source, TypeEvent, record_many
-from crawler.classify import classify, evidence_for
+from crawler.classify import NOTHING_INFERRED, Inference, infer
 from crawler.probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, TypeChange, apply_type_changes, drift
@@ -38,6 +38,12 @@ BACKOFF_DAYS: tuple[int, ...] = (1, 2, 4, 7)
 TERMINAL_AFTER_ATTEMPTS = 10
 
 SNAPSHOT_FIELDS = [
+    "inferred_by",
+    "adcp_protocols",
+    "adcp_versions",
+    "transport",
+    "protocol_version",
+    "endpoint",
     "tool_names",
     "tools",
     "tools_truncated",
@@ -157,7 +163,7 @@ def decide(published: str, inferred: str | None, disagreement_key: str) -> TypeD
     return TypeDecision(Verdict.DISAGREEMENT, key)
 
 
-def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferred: str | None, now: datetime) -> None:
+def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inference: Inference, now: datetime) -> None:
     snapshot.last_attempt_at = now
     if not result.ok:
         # Keep the last good snapshot; only the failure is new.
@@ -166,12 +172,22 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferred
         snapshot.oauth_required = result.error_kind == ProbeErrorKind.OAUTH_REQUIRED
         return
     snapshot.error_kind, snapshot.error_message, snapshot.oauth_required = "", "", False
-    if inferred is not None or snapshot.inferred_type is None:
+    snapshot.transport, snapshot.protocol_version, snapshot.endpoint = (
+        result.transport,
+        result.protocol_version,
+        result.endpoint,
+    )
+    if inference.type is not None or snapshot.inferred_type is None:
         snapshot.tool_names = result.tool_names
         snapshot.tools = result.tools
         snapshot.tools_truncated = result.tools_truncated
-        snapshot.inferred_type = inferred
-        snapshot.inferred_from = evidence_for(result.tool_names, inferred)
+        snapshot.inferred_type = inference.type
+        snapshot.inferred_from = inference.evidence
+        snapshot.inferred_by = inference.source if inference.type else ""
+        snapshot.adcp_protocols = "".join(f",{p}" for p in result.adcp_protocols) + (
+            "," if result.adcp_protocols else ""
+        )
+        snapshot.adcp_versions = ",".join(result.adcp_versions)
         snapshot.probed_at = now
     # else: an agent that showed known tools before and none now keeps its
     # earlier inference and the tools that made it.
@@ -253,9 +269,10 @@ def _evaluate(
         else:
             evaluation.changed_snapshots.append(snapshot)
 
-        inferred = classify(result.tool_names) if result.ok else None
+        inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
+        inferred = inference.type
         decision = decide(agent.type, inferred, snapshot.disagreement_key)
-        _update_snapshot(snapshot, result, inferred, now)
+        _update_snapshot(snapshot, result, inference, now)
         new_type = inferred if decision.verdict == Verdict.PROMOTE and inferred else agent.type
         if decision.disagreement_key != snapshot.disagreement_key:
             snapshot.disagreement_key = decision.disagreement_key
@@ -265,7 +282,8 @@ def _evaluate(
         member = agent.registration.profile.slug if hasattr(agent, "registration") else None
         notes = {
             "inferred_type": inferred,
-            "tool_names": evidence_for(result.tool_names, inferred),
+            "inferred_by": inference.source if inferred else None,
+            "tool_names": inference.evidence,
             "probe_elapsed": round(result.elapsed, 3),
         }
         if decision.verdict == Verdict.PROMOTE:

@@ -6,7 +6,15 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
-from registry.types import INFERABLE_TYPES, AgentType, ProbeErrorKind, Protocol, TerminalState
+from registry.types import (
+    INFERABLE_TYPES,
+    AgentType,
+    InferenceSource,
+    ProbeErrorKind,
+    Protocol,
+    TerminalState,
+    Transport,
+)
 
 
 class PublishedTypeIsReadOnly(Exception):
@@ -135,8 +143,18 @@ class CapabilitySnapshot(models.Model):
     # crawl that sees the same disagreement again writes no second row.
     disagreement_key = models.CharField(max_length=80, blank=True, default="")
     disagreement_since = models.DateTimeField(null=True, blank=True)
-    # The advertised tools that made the inference: the evidence reviewers see.
+    # The advertised tools (or the declaration) that made the inference: the evidence reviewers see.
     inferred_from = models.JSONField(default=list, blank=True)
+    # What decided the inference: the agent's AdCP 3 declaration, or its tool names.
+    inferred_by = models.CharField(max_length=16, choices=InferenceSource.choices, blank=True, default="")
+    # The AdCP 3 declaration (get_adcp_capabilities), as ",media_buy,creative," so
+    # that one portable lookup finds an agent by a declared protocol.
+    adcp_protocols = models.CharField(max_length=300, blank=True, default="")
+    adcp_versions = models.CharField(max_length=100, blank=True, default="")
+    # The route that answered the last successful probe; the next crawl goes straight there.
+    transport = models.CharField(max_length=24, choices=Transport.choices, blank=True, default="")
+    protocol_version = models.CharField(max_length=32, blank=True, default="")
+    endpoint = models.CharField(max_length=MAX_URL_LENGTH, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -148,6 +166,10 @@ class CapabilitySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
+
+    @property
+    def declared_protocols(self) -> list[str]:
+        return [p for p in self.adcp_protocols.split(",") if p]
 
 
 class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]  # django-stubs cannot type a base made by from_queryset()

@@ -7,9 +7,15 @@ from django.db import models
 
 
 class AgentType(models.TextChoices):
+    """Upstream AdCP's agent types."""
+
     SALES = "sales", "Sales"
     CREATIVE = "creative", "Creative"
     SIGNALS = "signals", "Signals"
+    GOVERNANCE = "governance", "Governance"
+    BRAND = "brand", "Brand"
+    RIGHTS = "rights", "Rights"
+    MEASUREMENT = "measurement", "Measurement"
     BUYING = "buying", "Buying"
     UNKNOWN = "unknown", "Unclassified"
 
@@ -68,3 +74,16 @@ class ProbeErrorKind(models.TextChoices):
 class TerminalState(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
     UNCLASSIFIABLE = "unclassifiable", "Unclassifiable"
+
+
+class Transport(models.TextChoices):
+    """How a probe reached an agent."""
+
+    STREAMABLE_HTTP = "streamable_http", "MCP Streamable HTTP"
+    SSE = "sse", "MCP HTTP+SSE (2024-11-05)"
+    A2A = "a2a", "A2A agent card"
+
+
+class InferenceSource(models.TextChoices):
+    DECLARATION = "declaration", "AdCP capabilities declaration"
+    TOOLS = "tools", "Advertised tool names"

@@ -15,6 +15,10 @@ from registry.types import AgentType, parse_agent_type
         ("seller", AgentType.SALES),
         ("SELLER", AgentType.SALES),
         ("unknown", AgentType.UNKNOWN),
+        ("governance", AgentType.GOVERNANCE),
+        ("Brand", AgentType.BRAND),
+        ("rights", AgentType.RIGHTS),
+        ("measurement", AgentType.MEASUREMENT),
     ],
 )
 def test_it_reads_types_and_legacy_spellings(raw: str, expected: AgentType) -> None:
@@ -26,7 +30,7 @@ def test_it_refuses_other_strings_naming_the_allowed_ones() -> None:
         parse_agent_type("publisher")
     message = exc.value.messages[0]
     assert "'publisher' is not an agent type" in message
-    assert "sales, creative, signals, buying" in message
+    assert "sales, creative, signals, governance, brand, rights, measurement, buying" in message
 
 
 @pytest.mark.parametrize("raw", ["", "   ", None, 3])

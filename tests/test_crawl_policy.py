@@ -222,10 +222,12 @@ def test_the_type_decision_follows_the_table(
 
 
 def test_the_classification_table_yields_exactly_the_inferable_types() -> None:
-    from crawler.classify import TOOLS_BY_TYPE
+    from crawler.classify import TOOLS_BY_TYPE, TYPE_BY_DECLARED_PROTOCOL
     from registry.types import INFERABLE_TYPES
 
-    assert {agent_type for agent_type, _ in TOOLS_BY_TYPE} == INFERABLE_TYPES
+    by_tools = {agent_type for agent_type, _ in TOOLS_BY_TYPE}
+    by_declaration = {agent_type for _, agent_type in TYPE_BY_DECLARED_PROTOCOL}
+    assert by_tools | by_declaration == INFERABLE_TYPES
 
 
 @pytest.mark.parametrize(
@@ -260,3 +262,31 @@ def test_evidence_is_bounded_whatever_an_agent_advertises() -> None:
     evidence = evidence_for(variants + sales_tools, "sales")
     assert len(evidence) <= EVIDENCE_LIMIT
     assert sorted(e.lower() for e in evidence) == sales_tools
+
+
+@pytest.mark.parametrize(
+    "tools, declared, expected, source",
+    [
+        # AdCP 3 tool names
+        (["check_governance", "sync_plans"], [], "governance", "tools"),
+        (["get_brand_identity", "get_rights"], [], "brand", "tools"),
+        (["get_rights", "acquire_rights"], [], "rights", "tools"),
+        (["update_media_buy", "sync_creatives"], [], None, "tools"),
+        # the declaration decides, sell-side first, whatever the tools say
+        (["get_adcp_capabilities", "update_media_buy"], ["media_buy"], "sales", "declaration"),
+        (["get_adcp_capabilities", "get_products"], ["measurement"], "measurement", "declaration"),
+        (["get_adcp_capabilities"], ["brand", "governance"], "governance", "declaration"),
+        (["get_adcp_capabilities"], ["creative", "signals", "media_buy"], "sales", "declaration"),
+        (["get_adcp_capabilities"], ["signals", "measurement"], "signals", "declaration"),
+        # sponsored_intelligence has no registry type: the tools decide
+        (["get_adcp_capabilities", "get_signals"], ["sponsored_intelligence"], "signals", "tools"),
+        (["get_adcp_capabilities"], ["sponsored_intelligence"], None, "tools"),
+    ],
+)
+def test_an_adcp3_declaration_decides_else_the_tool_names(
+    tools: list[str], declared: list[str], expected: str | None, source: str
+) -> None:
+    from crawler.classify import infer
+
+    inference = infer(tools, declared)
+    assert (inference.type, inference.source) == (expected, source)

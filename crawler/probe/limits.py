@@ -62,6 +62,13 @@ class ProbeResult:
     tools: list[dict[str, Any]] = field(default_factory=list)
     # The agent advertised more than MAX_TOOLS tools; the first ones were kept.
     tools_truncated: bool = False
+    # An AdCP 3 agent's declaration (get_adcp_capabilities).
+    adcp_protocols: list[str] = field(default_factory=list)
+    adcp_versions: list[str] = field(default_factory=list)
+    # The route that answered: transport, protocol version, endpoint URL.
+    transport: str = ""
+    protocol_version: str = ""
+    endpoint: str = ""
     elapsed: float = 0.0
     error_kind: str = ""
     error_message: str = ""
