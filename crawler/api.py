@@ -18,8 +18,9 @@ from crawler.netsafety import BlockedAddressError, check_url_target
 from crawler.policy import Action, apply_probe_results
 from crawler.probe import ProbeLimits, run_probes
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
+from crawler.routes import route_of
 from registry.canonical import canonicalize_agent_url
-from registry.models import Agent
+from registry.models import Agent, CapabilitySnapshot
 
 
 def _agent_for(view: APIView) -> Agent:
@@ -86,7 +87,8 @@ class AgentRefresh(APIView):
             check_url_target(agent.url, limits.address_policy)
         except BlockedAddressError as exc:
             return Response({"detail": f"Not an allowed probe target: {exc}."}, status=status.HTTP_400_BAD_REQUEST)
-        [result] = run_probes([(agent.url, agent.protocol)], limits)
+        snapshot = CapabilitySnapshot.objects.filter(agent=agent).first()
+        [result] = run_probes([(agent.url, agent.protocol)], limits, routes=[route_of(snapshot)])
         [outcome] = apply_probe_results([(agent.pk, result)], actor=request.user.get_username()).outcomes
         body: dict[str, Any] = {
             "url": agent.url,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from crawler.policy import CrawlSummary, apply_probe_results
 from crawler.probe import ProbeLimits, iter_probe_batches
 from crawler.probe.tools import clean_text
+from crawler.routes import REMEMBERED_ROUTE, remembered_route
 from crawler.selection import due_for_crawl, in_crawl_order
 from registry.models import Agent
 
@@ -81,14 +82,16 @@ def crawl_chunk(
     try:
         rows = list(
             in_crawl_order(Agent.objects.filter(pk__in=list(agent_ids), monitoring_paused=False)).values_list(
-                "pk", "url", "protocol"
+                "pk", "url", "protocol", *REMEMBERED_ROUTE
             )
         )
-        targets = [(url, protocol) for _, url, protocol in rows]
+        targets = [(url, protocol) for _, url, protocol, *_ in rows]
+        routes = [remembered_route(*row[3:]) for row in rows]
         summary = CrawlSummary()
         # Results are written in short transactions as they arrive, while the
         # agents that have not answered yet run out their deadline.
-        for batch in iter_probe_batches(targets, ProbeLimits.from_settings(deadline=deadline), max_batch=WRITE_BATCH):
+        limits = ProbeLimits.from_settings(deadline=deadline)
+        for batch in iter_probe_batches(targets, limits, routes=routes, max_batch=WRITE_BATCH):
             pairs = [(rows[index][0], result) for index, result in batch]
             summary.add(apply_probe_results(pairs, run_id=uuid.UUID(run_id) if run_id else None).outcomes)
         summary.elapsed = time.monotonic() - started

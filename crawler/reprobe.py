@@ -23,6 +23,7 @@ from django.db.models import Q
 from audit.models import Source
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
 from crawler.probe import ProbeLimits, ProbeResult, iter_probe_batches
+from crawler.routes import route_of
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, drift
 from registry.types import ProbeErrorKind
@@ -139,7 +140,8 @@ def probe_and_plan(
     entries: list[ReprobeEntry | None] = [None] * len(agents)
     done = 0
     targets = [(a.url, a.protocol) for a in agents]
-    for batch in iter_probe_batches(targets, limits):
+    routes = [route_of(getattr(a, "snapshot", None)) for a in agents]
+    for batch in iter_probe_batches(targets, limits, routes=routes):
         for index, result in batch:
             agent = agents[index]
             snapshot = getattr(agent, "snapshot", None)

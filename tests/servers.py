@@ -37,6 +37,14 @@ def official_agents_app() -> Any:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def method_not_found(message: dict[str, Any]) -> web.StreamResponse | None:
+    """What a handshake-only server (SDK 1.x, hand-written) answers a method it does not know."""
+    if message.get("method") in ("initialize", "tools/list"):
+        return None
+    error = {"code": -32601, "message": f"Method not found: {message.get('method')}"}
+    return web.json_response({"jsonrpc": "2.0", "id": message.get("id"), "error": error})
+
+
 async def _never(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(3600)
     return web.Response()
@@ -105,6 +113,8 @@ async def _sse_kept_open(request: web.Request) -> web.StreamResponse:
     message = await request.json()
     if "id" not in message:
         return web.Response(status=202)
+    if (unknown := method_not_found(message)) is not None:
+        return unknown
     if message["method"] == "initialize":
         result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "open"}}
     else:
@@ -131,6 +141,8 @@ async def _counted(request: web.Request) -> web.StreamResponse:
     COUNTED_HITS.append(message.get("method", ""))
     if "id" not in message:
         return web.Response(status=202)
+    if (unknown := method_not_found(message)) is not None:
+        return unknown
     if message["method"] == "initialize":
         result: dict[str, Any] = {
             "protocolVersion": "2025-06-18",
@@ -147,6 +159,8 @@ async def _slow_sales(request: web.Request) -> web.StreamResponse:
     message = await request.json()
     if "id" not in message:
         return web.Response(status=202)
+    if (unknown := method_not_found(message)) is not None:
+        return unknown
     await asyncio.sleep(0.05)
     if message["method"] == "initialize":
         result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "slow"}}

@@ -29,8 +29,12 @@ def tools_from_card(card: Any) -> ToolList:
     return tools
 
 
-async def probe_a2a(http: HttpClient, url: str) -> ToolList:
+async def probe_a2a(http: HttpClient, url: str, remembered: str = "") -> tuple[ToolList, str]:
+    """The card's skills, and the card URL that answered (tried first next time)."""
     candidates = [url] if url.endswith(".json") else [url.rstrip("/") + path for path in A2A_CARD_PATHS]
+    if remembered in candidates:
+        candidates.remove(remembered)
+        candidates.insert(0, remembered)
     for index, card_url in enumerate(candidates):
         response = await http.request("GET", card_url, headers={"Accept": "application/json"})
         async with response:
@@ -38,5 +42,5 @@ async def probe_a2a(http: HttpClient, url: str) -> ToolList:
                 continue
             check_status(response)
             card = parse_json(await http.read_body(response), "the agent card")
-        return tools_from_card(card)
+        return tools_from_card(card), card_url
     raise AssertionError("unreachable: the last candidate either returns or raises")

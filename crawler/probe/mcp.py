@@ -1,26 +1,93 @@
-"""MCP over Streamable HTTP: ``initialize``, then ``tools/list`` page by page."""
+"""MCP in every dialect real agents speak, and the negotiation between them.
+
+* **Modern** (2026-07-28, stateless): every request its own POST with
+  ``MCP-Protocol-Version``, ``Mcp-Method`` (``Mcp-Name`` for ``tools/call``) and
+  the envelope in ``params._meta``; ``server/discover``, then ``tools/list``.
+* **Handshake** Streamable HTTP (2024-11-05 to 2025-11-25): ``initialize``,
+  ``notifications/initialized``, then ``tools/list`` on the session.
+* **Legacy HTTP+SSE** (2024-11-05): ``GET`` the SSE URL, read its ``endpoint``
+  event, POST each message there and read the replies on the open stream.
+
+Negotiation follows the official client's ``mode='auto'``
+(``mcp/client/_probe.py``): ``server/discover`` at the newest modern version;
+-32022 naming a mutual modern version retries once at it; any other JSON-RPC
+error or refusal falls back to ``initialize``, whose -32022 naming a modern
+version switches to it. A POST refused with 405 means an SSE endpoint. A
+registered bare origin that answers 404/405 is tried at ``/mcp``, then ``/sse``.
+Every route that answered is returned, so the next crawl goes straight there.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
+from yarl import URL
 
-from crawler.probe.http import HttpClient, check_status, parse_json
+from crawler.probe.http import HttpClient, parse_json
 from crawler.probe.limits import ProbeFailure
-from crawler.probe.sse import EventStreamTooLarge, SSEParser
-from crawler.probe.tools import ToolList
-from registry.types import ProbeErrorKind
+from crawler.probe.sse import EventStreamTooLarge, ServerSentEvent, SSEParser
+from crawler.probe.tools import ToolList, clean_text
+from registry.types import ProbeErrorKind, Transport
 
-MCP_PROTOCOL_VERSION = "2025-06-18"
+MODERN_VERSION = "2026-07-28"
+MODERN_VERSIONS = (MODERN_VERSION,)
+HANDSHAKE_VERSION = "2025-06-18"
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+CLIENT_INFO = {"name": "adcp-agent-registry-crawler", "version": "1.0"}
+ACCEPT_BOTH = "application/json, text/event-stream"
 
-# The parsers below take whatever JSON an agent sent and either return what the
-# probe needs or raise ProbeFailure: nothing else, whatever the input.
+
+@dataclass(frozen=True)
+class Route:
+    """How an agent answered: the next probe goes straight there."""
+
+    transport: str
+    protocol_version: str
+    endpoint: str
+
+
+class RpcError(ProbeFailure):
+    """The agent answered with a JSON-RPC error (on any HTTP status)."""
+
+    def __init__(self, method: str, code: object, message: object, data: object) -> None:
+        super().__init__(
+            ProbeErrorKind.PROTOCOL,
+            f"{method} failed: JSON-RPC error {str(code)[:20]}: {clean_text(str(message), 200)}",
+        )
+        self.code = code
+        self.data = data
+
+    @property
+    def supported_versions(self) -> list[str]:
+        supported = self.data.get("supported") if isinstance(self.data, dict) else None
+        return [v for v in supported if isinstance(v, str)] if isinstance(supported, list) else []
+
+
+class Refused(ProbeFailure):
+    """The agent refused the request at the HTTP layer, with no JSON-RPC body."""
+
+    def __init__(self, status: int, reason: str | None) -> None:
+        super().__init__(ProbeErrorKind.HTTP_STATUS, f"HTTP {status} {reason or ''}".strip())
+        self.status = status
+
+
+def _auth_or_server_error(response: aiohttp.ClientResponse) -> None:
+    if response.status in (401, 403):
+        raise ProbeFailure(ProbeErrorKind.OAUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
+    if response.status >= 500:
+        raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
 
 
 def _is_reply_to(message: Any, request_id: int) -> bool:
     return isinstance(message, dict) and message.get("id") == request_id and ("result" in message or "error" in message)
+
+
+# The parsers below take whatever JSON an agent sent and either return what the
+# probe needs or raise ProbeFailure: nothing else, whatever the input.
 
 
 def find_reply(message: Any, request_id: int) -> dict[str, Any]:
@@ -36,29 +103,356 @@ def reply_result(reply: dict[str, Any], method: str) -> dict[str, Any]:
     """The result object of a JSON-RPC reply, or the error it carries."""
     if "error" in reply:
         error = reply["error"] if isinstance(reply["error"], dict) else {}
-        raise ProbeFailure(
-            ProbeErrorKind.PROTOCOL,
-            f"{method} failed: JSON-RPC error {str(error.get('code', '?'))[:20]}: "
-            f"{str(error.get('message', ''))[:200]}",
-        )
+        raise RpcError(method, error.get("code", "?"), error.get("message", ""), error.get("data"))
     result = reply.get("result")
     if not isinstance(result, dict):
         raise ProbeFailure(ProbeErrorKind.PROTOCOL, f"the {method} reply has no result object")
     return result
 
 
-async def probe_mcp(http: HttpClient, url: str, max_pages: int) -> ToolList:
-    session = McpSession(http, url)
-    await session.call(
-        "initialize",
-        {
-            "protocolVersion": MCP_PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "adcp-agent-registry-crawler", "version": "1.0"},
-        },
+class Session(Protocol):
+    @property
+    def route(self) -> Route: ...
+
+    async def call(self, method: str, params: dict[str, Any], *, name: str | None = None) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class _PostSession:
+    """JSON-RPC over POST, replies as JSON or SSE, error bodies read on any 4xx."""
+
+    transport = Transport.STREAMABLE_HTTP
+
+    def __init__(self, http: HttpClient, endpoint: str) -> None:
+        self.http = http
+        self.endpoint = endpoint
+        self.next_id = 1
+
+    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Accept": ACCEPT_BOTH}
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    async def call(self, method: str, params: dict[str, Any], *, name: str | None = None) -> dict[str, Any]:
+        request_id = self.next_id
+        self.next_id += 1
+        payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": self._params(params)}
+        response = await self.http.request(
+            "POST", self.endpoint, body=json.dumps(payload).encode(), headers=self._headers(method, name)
+        )
+        async with response:
+            _auth_or_server_error(response)
+            self._remember(response)
+            if response.content_type == "text/event-stream" and response.status < 400:
+                reply = await _reply_on_stream(self.http, self.http.chunks(response), request_id, method)
+            elif response.status >= 400 and response.content_type != "application/json":
+                raise Refused(response.status, response.reason)
+            else:
+                try:
+                    reply = find_reply(
+                        parse_json(await self.http.read_body(response), f"the {method} reply"), request_id
+                    )
+                except ProbeFailure:
+                    if response.status >= 400:
+                        raise Refused(response.status, response.reason) from None
+                    raise
+        return reply_result(reply, method)
+
+    def _remember(self, response: aiohttp.ClientResponse) -> None:
+        """Keep what the server told us about the conversation (handshake sessions)."""
+
+    async def close(self) -> None:
+        """Nothing stays open between requests."""
+
+
+class ModernSession(_PostSession):
+    """MCP 2026-07-28: no session, the envelope on every request."""
+
+    def __init__(self, http: HttpClient, endpoint: str, version: str = MODERN_VERSION) -> None:
+        super().__init__(http, endpoint)
+        self.version = version
+
+    @property
+    def route(self) -> Route:
+        return Route(self.transport, self.version, self.endpoint)
+
+    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": ACCEPT_BOTH,
+            "MCP-Protocol-Version": self.version,
+            "Mcp-Method": method,
+        }
+        if name is not None:
+            headers["Mcp-Name"] = name
+        return headers
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": self.version,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+        }
+        return {**params, "_meta": meta}
+
+
+class HandshakeSession(_PostSession):
+    """Streamable HTTP with ``initialize`` and an optional ``Mcp-Session-Id``."""
+
+    def __init__(self, http: HttpClient, endpoint: str) -> None:
+        super().__init__(http, endpoint)
+        self.session_id: str | None = None
+        self.version = ""
+
+    @property
+    def route(self) -> Route:
+        return Route(self.transport, self.version, self.endpoint)
+
+    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH}
+        if self.session_id:
+            headers["Mcp-Session-Id"] = self.session_id
+        if self.version:
+            headers["MCP-Protocol-Version"] = self.version
+        return headers
+
+    def _remember(self, response: aiohttp.ClientResponse) -> None:
+        self.session_id = response.headers.get("Mcp-Session-Id", self.session_id)
+
+    async def initialize(self) -> None:
+        result = await self.call("initialize", _initialize_params())
+        version = result.get("protocolVersion")
+        self.version = clean_text(version, 32) if isinstance(version, str) else HANDSHAKE_VERSION
+        body = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+        response = await self.http.request("POST", self.endpoint, body=body, headers=self._headers("", None))
+        async with response:
+            _auth_or_server_error(response)
+            if response.status >= 400:
+                raise Refused(response.status, response.reason)
+
+
+class SseSession:
+    """The legacy HTTP+SSE transport: replies arrive on a stream opened by GET."""
+
+    transport = Transport.SSE
+
+    def __init__(self, http: HttpClient, sse_url: str) -> None:
+        self.http = http
+        self.sse_url = sse_url
+        self.post_url = ""
+        self.version = ""
+        self.next_id = 1
+        self._response: aiohttp.ClientResponse | None = None
+        self._events: AsyncIterator[ServerSentEvent] | None = None
+
+    @property
+    def route(self) -> Route:
+        return Route(self.transport, self.version, self.sse_url)
+
+    async def open(self) -> None:
+        response = await self.http.request("GET", self.sse_url, headers={"Accept": "text/event-stream"})
+        self._response = response
+        _auth_or_server_error(response)
+        if response.status >= 400:
+            raise Refused(response.status, response.reason)
+        if response.content_type != "text/event-stream":
+            raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the SSE URL answered without an event stream")
+        self._events = _events(self.http, response)
+        async for event in self._events:
+            if event.event == "endpoint":
+                self.post_url = self._checked_endpoint(event.data)
+                break
+        else:
+            raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without an endpoint event")
+        result = await self.call("initialize", _initialize_params())
+        version = result.get("protocolVersion")
+        self.version = clean_text(version, 32) if isinstance(version, str) else "2024-11-05"
+        await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def _checked_endpoint(self, data: str) -> str:
+        base = URL(self.sse_url)
+        target = base.join(URL(data.strip()))
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise ProbeFailure(ProbeErrorKind.BLOCKED, "the SSE endpoint event names another origin")
+        return str(target)
+
+    async def _post(self, payload: dict[str, Any]) -> None:
+        headers = {"Content-Type": "application/json"}
+        response = await self.http.request("POST", self.post_url, body=json.dumps(payload).encode(), headers=headers)
+        async with response:
+            _auth_or_server_error(response)
+            if response.status >= 400:
+                raise Refused(response.status, response.reason)
+
+    async def call(self, method: str, params: dict[str, Any], *, name: str | None = None) -> dict[str, Any]:
+        assert self._events is not None, "open() first"
+        request_id = self.next_id
+        self.next_id += 1
+        await self._post({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        reply = await _reply_on_stream(self.http, None, request_id, method, events=self._events)
+        return reply_result(reply, method)
+
+    async def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+
+
+async def _events(http: HttpClient, response: aiohttp.ClientResponse) -> AsyncIterator[ServerSentEvent]:
+    parser = SSEParser(max_event=http.budget.limit)
+    async for chunk in http.chunks(response):
+        try:
+            events = parser.feed(chunk)
+        except EventStreamTooLarge as exc:
+            raise ProbeFailure(ProbeErrorKind.TOO_LARGE, str(exc)) from None
+        for event in events:
+            yield event
+
+
+async def _reply_on_stream(
+    http: HttpClient,
+    chunks: AsyncIterator[bytes] | None,
+    request_id: int,
+    method: str,
+    *,
+    events: AsyncIterator[ServerSentEvent] | None = None,
+) -> dict[str, Any]:
+    """Our reply among the stream's messages; a server may keep the stream open for more."""
+    if events is None:
+        assert chunks is not None
+
+        async def from_chunks() -> AsyncIterator[ServerSentEvent]:
+            parser = SSEParser(max_event=http.budget.limit)
+            async for chunk in chunks:
+                try:
+                    for event in parser.feed(chunk):
+                        yield event
+                except EventStreamTooLarge as exc:
+                    raise ProbeFailure(ProbeErrorKind.TOO_LARGE, str(exc)) from None
+
+        events = from_chunks()
+    async for event in events:
+        if event.event != "message":
+            continue
+        try:
+            message = parse_json(event.data, f"the {method} reply")
+        except ProbeFailure as failure:
+            if failure.kind == ProbeErrorKind.PROTOCOL and "not valid JSON" in failure.message:
+                continue  # another message on the stream; ours may follow
+            raise
+        if _is_reply_to(message, request_id):
+            return message
+    raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without a reply to the request")
+
+
+def _initialize_params() -> dict[str, Any]:
+    return {"protocolVersion": HANDSHAKE_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO}
+
+
+# --- Negotiation ---------------------------------------------------------------------
+
+
+class _NotHere(Exception):
+    """Nothing MCP answers at this endpoint (404, or 405 with no event stream)."""
+
+    def __init__(self, failure: ProbeFailure) -> None:
+        self.failure = failure
+
+
+def _mutual_modern(supported: list[str]) -> str | None:
+    mutual = [v for v in MODERN_VERSIONS if v in supported]
+    return mutual[-1] if mutual else None
+
+
+def _final(failure: ProbeFailure) -> bool:
+    """Failures no other dialect would cure."""
+    return failure.kind in (ProbeErrorKind.OAUTH_REQUIRED, ProbeErrorKind.TOO_LARGE, ProbeErrorKind.BLOCKED) or (
+        failure.kind == ProbeErrorKind.HTTP_STATUS and not isinstance(failure, Refused)
     )
-    await session.notify("notifications/initialized")
-    tools = ToolList()
+
+
+async def _negotiate(http: HttpClient, endpoint: str) -> Session:
+    version = MODERN_VERSION
+    post_refused = False
+    for attempt in range(2):
+        modern = ModernSession(http, endpoint, version)
+        try:
+            discovered = await modern.call("server/discover", {})
+        except RpcError as error:
+            mutual = _mutual_modern(error.supported_versions)
+            if error.code == UNSUPPORTED_PROTOCOL_VERSION and mutual and mutual != version and attempt == 0:
+                version = mutual
+                continue
+            break
+        except Refused as refusal:
+            if refusal.status == 404:
+                raise _NotHere(refusal) from None
+            post_refused = refusal.status == 405
+            break
+        except ProbeFailure as failure:
+            if _final(failure):
+                raise
+            break
+        supported = discovered.get("supportedVersions")
+        if isinstance(supported, list) and version in supported:
+            return modern
+        break  # answers discover but advertises no modern version: a handshake server
+
+    if not post_refused:
+        handshake = HandshakeSession(http, endpoint)
+        try:
+            await handshake.initialize()
+            return handshake
+        except RpcError as error:
+            mutual = _mutual_modern(error.supported_versions)
+            if error.code == UNSUPPORTED_PROTOCOL_VERSION and mutual:
+                return ModernSession(http, endpoint, mutual)  # a modern-only server that names its version
+            raise
+        except Refused as refusal:
+            if refusal.status == 404:
+                raise _NotHere(refusal) from None
+            if refusal.status != 405:
+                raise
+
+    sse = SseSession(http, endpoint)
+    try:
+        await sse.open()
+    except Refused as refusal:
+        await sse.close()
+        raise _NotHere(refusal) from None
+    except BaseException:
+        await sse.close()
+        raise
+    return sse
+
+
+def candidate_endpoints(url: str) -> list[str]:
+    """The registered URL, and for a bare origin the paths MCP servers use."""
+    parsed = URL(url)
+    if parsed.path not in ("", "/"):
+        return [url]
+    origin = str(parsed.origin())
+    return [url, f"{origin}/mcp", f"{origin}/sse"]
+
+
+async def _open_route(http: HttpClient, route: Route) -> Session:
+    if route.transport == Transport.SSE:
+        sse = SseSession(http, route.endpoint)
+        try:
+            await sse.open()
+        except BaseException:
+            await sse.close()
+            raise
+        return sse
+    if route.protocol_version in MODERN_VERSIONS:
+        return ModernSession(http, route.endpoint, route.protocol_version)
+    handshake = HandshakeSession(http, route.endpoint)
+    await handshake.initialize()
+    return handshake
+
+
+async def _list_tools(session: Session, tools: ToolList, max_pages: int) -> None:
     cursor: str | None = None
     seen_cursors: set[str] = set()
     for _ in range(max_pages):
@@ -71,67 +465,52 @@ async def probe_mcp(http: HttpClient, url: str, max_pages: int) -> ToolList:
         if tools.truncated or not cursor or not isinstance(cursor, str) or cursor in seen_cursors:
             break
         seen_cursors.add(cursor)
-    return tools
 
 
-class McpSession:
-    """One MCP conversation: JSON-RPC over POST, replies as JSON or SSE."""
+async def open_session(http: HttpClient, url: str, remembered: Route | None) -> Session:
+    """The remembered route when it still answers, else a full negotiation."""
+    if remembered is not None and remembered.transport in (Transport.STREAMABLE_HTTP, Transport.SSE):
+        try:
+            return await _open_route(http, remembered)
+        except ProbeFailure as failure:
+            if _final(failure):
+                raise
+    last: ProbeFailure | None = None
+    for endpoint in candidate_endpoints(url):
+        try:
+            return await _negotiate(http, endpoint)
+        except _NotHere as missing:
+            last = missing.failure
+    assert last is not None
+    raise last
 
-    def __init__(self, http: HttpClient, url: str) -> None:
-        self.http = http
-        self.url = url
-        self.session_id: str | None = None
-        self.protocol_version: str | None = None
-        self.next_id = 1
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        if self.session_id:
-            headers["Mcp-Session-Id"] = self.session_id
-        if self.protocol_version:
-            headers["MCP-Protocol-Version"] = self.protocol_version
-        return headers
+@dataclass
+class McpFindings:
+    tools: ToolList
+    route: Route
+    session: Session
 
-    async def notify(self, method: str) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "method": method}).encode()
-        response = await self.http.request("POST", self.url, body=body, headers=self._headers())
-        async with response:
-            check_status(response)
 
-    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        request_id = self.next_id
-        self.next_id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}).encode()
-        response = await self.http.request("POST", self.url, body=body, headers=self._headers())
-        async with response:
-            check_status(response)
-            self.session_id = response.headers.get("Mcp-Session-Id", self.session_id)
-            if response.content_type == "text/event-stream":
-                reply = await self._read_sse_reply(response, request_id, method)
-            else:
-                reply = find_reply(parse_json(await self.http.read_body(response), f"the {method} reply"), request_id)
-        result = reply_result(reply, method)
-        if method == "initialize" and isinstance(result.get("protocolVersion"), str):
-            self.protocol_version = result["protocolVersion"][:32]
-        return result
-
-    async def _read_sse_reply(self, response: aiohttp.ClientResponse, request_id: int, method: str) -> dict[str, Any]:
-        parser = SSEParser(max_event=self.http.budget.limit)
-        # Stop at our reply: a server may keep the stream open for notifications.
-        async for chunk in self.http.chunks(response):
-            try:
-                events = parser.feed(chunk)
-            except EventStreamTooLarge as exc:
-                raise ProbeFailure(ProbeErrorKind.TOO_LARGE, str(exc)) from None
-            for event in events:
-                if event.event != "message":
-                    continue
-                try:
-                    message = parse_json(event.data, f"the {method} reply")
-                except ProbeFailure as failure:
-                    if failure.kind == ProbeErrorKind.PROTOCOL and "not valid JSON" in failure.message:
-                        continue  # another message on the stream; ours may follow
-                    raise
-                if _is_reply_to(message, request_id):
-                    return message
-        raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without a reply to the request")
+async def probe_mcp(http: HttpClient, url: str, max_pages: int, remembered: Route | None = None) -> McpFindings:
+    """Open a session and list the tools; the caller closes ``findings.session``."""
+    session = await open_session(http, url, remembered)
+    tools = ToolList()
+    try:
+        await _list_tools(session, tools, max_pages)
+    except ProbeFailure as failure:
+        await session.close()
+        if remembered is None or _final(failure):
+            raise
+        # The remembered route answered the handshake but not the listing: start over.
+        session = await open_session(http, url, None)
+        tools = ToolList()
+        try:
+            await _list_tools(session, tools, max_pages)
+        except BaseException:
+            await session.close()
+            raise
+    except BaseException:
+        await session.close()
+        raise
+    return McpFindings(tools=tools, route=session.route, session=session)

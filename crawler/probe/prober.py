@@ -10,11 +10,12 @@ import aiohttp
 
 from crawler.netsafety import BlockedAddressError
 from crawler.probe.a2a import probe_a2a
+from crawler.probe.adcp import ask_declaration
 from crawler.probe.http import HttpClient
 from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult
-from crawler.probe.mcp import probe_mcp
+from crawler.probe.mcp import Route, probe_mcp
 from crawler.probe.tools import clean_text
-from registry.types import ProbeErrorKind, Protocol
+from registry.types import ProbeErrorKind, Protocol, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +29,26 @@ class Prober:
         self.session = session
         self.limits = limits
 
-    async def probe(self, url: str, protocol: str) -> ProbeResult:
+    async def probe(self, url: str, protocol: str, remembered: Route | None = None) -> ProbeResult:
         started = time.monotonic()
         result = ProbeResult(url=url, protocol=protocol)
         try:
             async with asyncio.timeout(self.limits.deadline):
                 http = HttpClient(self.session, self.limits, Budget(self.limits.max_bytes))
                 if protocol == Protocol.A2A:
-                    tools = await probe_a2a(http, url)
+                    tools, card_url = await probe_a2a(http, url, remembered.endpoint if remembered else "")
+                    route = Route(Transport.A2A, "", card_url)
                 else:
-                    tools = await probe_mcp(http, url, self.limits.max_pages)
+                    findings = await probe_mcp(http, url, self.limits.max_pages, remembered)
+                    try:
+                        declaration = await ask_declaration(findings.session, findings.tools.names)
+                    finally:
+                        await findings.session.close()
+                    tools, route = findings.tools, findings.route
+                    result.adcp_protocols, result.adcp_versions = declaration.protocols, declaration.versions
             result.tools, result.tool_names, result.tools_truncated = tools.tools, tools.names, tools.truncated
+            result.transport, result.protocol_version = route.transport, route.protocol_version
+            result.endpoint = clean_text(route.endpoint, 2048)
         except Exception as exc:  # whatever a stranger's server causes ends as this agent's error kind
             result.error_kind, message = _error(exc, self.limits.deadline, url)
             result.error_message = clean_text(message, ERROR_MESSAGE_LIMIT)

@@ -15,6 +15,7 @@ from aiohttp.resolver import AsyncResolver
 
 from crawler.netsafety import SafeResolver
 from crawler.probe.limits import ProbeLimits, ProbeResult
+from crawler.probe.mcp import Route
 from crawler.probe.prober import Prober
 
 USER_AGENT = "AdCP-Agent-Registry-Crawler/1.0 (+registry probe; tools/list and agent cards only)"
@@ -23,9 +24,14 @@ Sink = Callable[[int, ProbeResult], None]
 
 
 async def probe_many(
-    targets: Sequence[tuple[str, str]], limits: ProbeLimits, sink: Sink | None = None
+    targets: Sequence[tuple[str, str]],
+    limits: ProbeLimits,
+    sink: Sink | None = None,
+    routes: Sequence[Route | None] | None = None,
 ) -> list[ProbeResult]:
     """Probe ``(url, protocol)`` pairs concurrently; results in the same order.
+
+    ``routes[i]`` is the route target ``i`` answered on last time, tried first.
 
     ``sink(index, result)`` is called as each probe finishes, for callers that
     write results while slower probes are still running.
@@ -37,7 +43,7 @@ async def probe_many(
     dns = AsyncResolver(nameservers=list(limits.nameservers) or None, timeout=limits.deadline, tries=1)
     resolver = SafeResolver(limits.address_policy, dns, lookups_per_domain=limits.lookups_per_domain)
     try:
-        return await _probe_all(targets, limits, resolver, sink)
+        return await _probe_all(targets, limits, resolver, sink, routes or [None] * len(targets))
     finally:
         # Ours to close (the connector closes only a resolver it made): lookups
         # still pending are cancelled while the loop can take their callbacks.
@@ -45,7 +51,11 @@ async def probe_many(
 
 
 async def _probe_all(
-    targets: Sequence[tuple[str, str]], limits: ProbeLimits, resolver: SafeResolver, sink: Sink | None
+    targets: Sequence[tuple[str, str]],
+    limits: ProbeLimits,
+    resolver: SafeResolver,
+    sink: Sink | None,
+    routes: Sequence[Route | None],
 ) -> list[ProbeResult]:
     connector = aiohttp.TCPConnector(
         limit=0,  # the semaphores below bound the sockets
@@ -64,9 +74,9 @@ async def _probe_all(
     ) as session:
         prober = Prober(session, limits)
 
-        async def probe_slotted(url: str, protocol: str) -> ProbeResult:
+        async def probe_slotted(url: str, protocol: str, route: Route | None) -> ProbeResult:
             async with active:
-                task = asyncio.ensure_future(prober.probe(url, protocol))
+                task = asyncio.ensure_future(prober.probe(url, protocol, route))
                 done, _ = await asyncio.wait({task}, timeout=limits.slow_after)
                 if done:
                     return task.result()
@@ -78,7 +88,7 @@ async def _probe_all(
                 slow.release()
 
         async def one(index: int, url: str, protocol: str) -> ProbeResult:
-            result = await probe_slotted(url, protocol)
+            result = await probe_slotted(url, protocol, routes[index])
             if sink is not None:
                 sink(index, result)
             return result
@@ -86,16 +96,20 @@ async def _probe_all(
         return await asyncio.gather(*(one(i, url, protocol) for i, (url, protocol) in enumerate(targets)))
 
 
-def run_probes(targets: Sequence[tuple[str, str]], limits: ProbeLimits) -> list[ProbeResult]:
+def run_probes(
+    targets: Sequence[tuple[str, str]], limits: ProbeLimits, routes: Sequence[Route | None] | None = None
+) -> list[ProbeResult]:
     """Probe from synchronous code in a fresh event loop; results in order."""
-    return asyncio.run(probe_many(targets, limits))
+    return asyncio.run(probe_many(targets, limits, routes=routes))
 
 
 _DONE = object()
 
 
 @contextmanager
-def probing_thread(targets: Sequence[tuple[str, str]], limits: ProbeLimits) -> Iterator[queue.Queue[Any]]:
+def probing_thread(
+    targets: Sequence[tuple[str, str]], limits: ProbeLimits, routes: Sequence[Route | None] | None = None
+) -> Iterator[queue.Queue[Any]]:
     """Probe in a thread with its own event loop; ``(index, result)`` pairs arrive on the queue.
 
     The loop never touches the database. Leaving the block cancels whatever is
@@ -110,7 +124,7 @@ def probing_thread(targets: Sequence[tuple[str, str]], limits: ProbeLimits) -> I
         nonlocal task
         asyncio.set_event_loop(loop)
         try:
-            task = loop.create_task(probe_many(targets, limits, sink=lambda i, r: finished.put((i, r))))
+            task = loop.create_task(probe_many(targets, limits, sink=lambda i, r: finished.put((i, r)), routes=routes))
             started.set()
             loop.run_until_complete(task)
         except asyncio.CancelledError:
@@ -135,14 +149,19 @@ def probing_thread(targets: Sequence[tuple[str, str]], limits: ProbeLimits) -> I
 
 
 def iter_probe_batches(
-    targets: Sequence[tuple[str, str]], limits: ProbeLimits, *, max_batch: int = 500, max_wait: float = 0.5
+    targets: Sequence[tuple[str, str]],
+    limits: ProbeLimits,
+    *,
+    routes: Sequence[Route | None] | None = None,
+    max_batch: int = 500,
+    max_wait: float = 0.5,
 ) -> Generator[list[tuple[int, ProbeResult]]]:
     """Yield ``(index, result)`` batches as probes finish, from a probing thread.
 
     The caller's thread writes each batch while slower probes are still in
     flight; a caller that stops iterating stops the probes.
     """
-    with probing_thread(targets, limits) as finished:
+    with probing_thread(targets, limits, routes) as finished:
         batch: list[tuple[int, ProbeResult]] = []
         batch_started = 0.0
         while True:

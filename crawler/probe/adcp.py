@@ -1,0 +1,67 @@
+"""AdCP 3: an agent's own declaration of what it is (``get_adcp_capabilities``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.classify import CAPABILITIES_TOOL
+from crawler.probe.limits import ProbeFailure
+from crawler.probe.mcp import Session
+from crawler.probe.tools import clean_text
+
+MAX_DECLARED = 20
+DECLARED_LIMIT = 40
+
+
+@dataclass
+class Declaration:
+    protocols: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+
+
+def _strings(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    found = [clean_text(v, DECLARED_LIMIT).strip().lower() for v in value[:MAX_DECLARED] if isinstance(v, str)]
+    return list(dict.fromkeys(v for v in found if v))
+
+
+def declaration_from(result: Any) -> Declaration:
+    """The declaration in a ``tools/call`` result: ``structuredContent``, else the JSON of its first text block."""
+    content: Any = result.get("structuredContent") if isinstance(result, dict) else None
+    if not isinstance(content, dict) or "supported_protocols" not in content:
+        wrapped = content.get("result") if isinstance(content, dict) else None
+        content = wrapped if isinstance(wrapped, dict) else None
+    if content is None and isinstance(result, dict) and isinstance(result.get("content"), list):
+        first = next((c for c in result["content"] if isinstance(c, dict) and c.get("type") == "text"), None)
+        text = first.get("text") if first else None
+        if isinstance(text, str) and len(text) <= 100_000:
+            try:
+                content = json.loads(text)
+            except (ValueError, RecursionError):
+                content = None
+    if not isinstance(content, dict):
+        return Declaration()
+    declared: dict[str, Any] = content
+    adcp = declared.get("adcp")
+    majors = adcp.get("major_versions") if isinstance(adcp, dict) else None
+    versions = _strings([str(v) for v in majors if isinstance(v, int | str)] if isinstance(majors, list) else [])
+    return Declaration(
+        protocols=_strings(declared.get("supported_protocols")),
+        versions=versions or _strings(declared.get("supported_versions")),
+    )
+
+
+async def ask_declaration(session: Session, tool_names: list[str]) -> Declaration:
+    """Call ``get_adcp_capabilities`` when advertised; a failed call declares nothing."""
+    if CAPABILITIES_TOOL not in {name.lower() for name in tool_names}:
+        return Declaration()
+    try:
+        result = await session.call("tools/call", {"name": CAPABILITIES_TOOL, "arguments": {}}, name=CAPABILITIES_TOOL)
+    except ProbeFailure as failure:
+        if failure.kind in ("too_large", "oauth_required"):
+            raise
+        return Declaration()
+    return declaration_from(result)
