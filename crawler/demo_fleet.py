@@ -8,6 +8,7 @@ points at) and by the test suite. These packages are development dependencies
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 # tool names per demo agent path (see members.demo)
@@ -52,6 +53,18 @@ def mcp_server(name: str, tool_names: Sequence[str]) -> Any:
     return server
 
 
+def adcp3_mcp_server(name: str, supported_protocols: Sequence[str], tool_names: Sequence[str]) -> Any:
+    """An AdCP 3 agent: its tools carry no 2025 name; get_adcp_capabilities declares what it is."""
+    server = mcp_server(name, tool_names)
+
+    def get_adcp_capabilities() -> dict[str, Any]:
+        """What this agent supports (AdCP 3)."""
+        return {"adcp": {"major_versions": [3]}, "supported_protocols": list(supported_protocols)}
+
+    server.add_tool(get_adcp_capabilities, name="get_adcp_capabilities")
+    return server
+
+
 def paginated_mcp_server(name: str, pages: Sequence[Sequence[str]]) -> Any:
     """A low-level MCP Server whose tools/list is split into pages with cursors."""
     from mcp.server.lowlevel import Server
@@ -66,8 +79,53 @@ def paginated_mcp_server(name: str, pages: Sequence[Sequence[str]]) -> Any:
     return Server(name, on_list_tools=list_tools)
 
 
-def mcp_routes(server: Any, path: str, *, json_response: bool = False) -> Starlette:
-    return server.streamable_http_app(streamable_http_path=path, json_response=json_response)
+def mcp_routes(server: Any, path: str, *, json_response: bool = False, stateless: bool = False) -> Starlette:
+    return server.streamable_http_app(streamable_http_path=path, json_response=json_response, stateless_http=stateless)
+
+
+def sse_routes(server: Any, prefix: str) -> Starlette:
+    """The legacy HTTP+SSE transport (2024-11-05): GET ``<prefix>/sse``, POST to the endpoint it names."""
+    return server.sse_app(sse_path=f"{prefix}/sse", message_path=f"{prefix}/messages/")
+
+
+class ModernOnly:
+    """ASGI wrapper for a server that speaks only MCP 2026-07-28: it answers ``initialize``
+    with -32022 naming its versions, as the official SDK's modern-only servers do."""
+
+    def __init__(self, app: Any, paths: Sequence[str]) -> None:
+        self.app = app
+        self.paths = set(paths)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            method = json.loads(body).get("method")
+        except (ValueError, AttributeError):
+            method = None
+        if method == "initialize":
+            error = {"code": -32022, "message": "Unsupported protocol version", "data": {"supported": ["2026-07-28"]}}
+            reply = {"jsonrpc": "2.0", "id": json.loads(body).get("id"), "error": error}
+            await JSONResponse(reply, status_code=400)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def a2a_card_routes(name: str, skill_ids: Sequence[str], *, card_url: str) -> list[BaseRoute]:

@@ -29,6 +29,16 @@ def official_agents() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dialects() -> Iterator[str]:
+    """Base URL of agents in every MCP dialect (tests.servers.dialects_app)."""
+    from crawler.demo_fleet import ServerThread
+    from tests.servers import dialects_app
+
+    with ServerThread(dialects_app()) as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="session")
 def hostile() -> Iterator[str]:
     from tests.servers import AiohttpServerThread, hostile_app
 

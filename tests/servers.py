@@ -11,8 +11,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from crawler.demo_fleet import a2a_card_routes, combine, mcp_routes, mcp_server, paginated_mcp_server
+from crawler.demo_fleet import (
+    ModernOnly,
+    a2a_card_routes,
+    adcp3_mcp_server,
+    combine,
+    mcp_routes,
+    mcp_server,
+    paginated_mcp_server,
+    sse_routes,
+)
 
 SALES_TOOLS = ["get_products", "create_media_buy"]
 PAGES = [["echo", "ping"], ["list_creative_formats", "status"], ["build_creative"]]
@@ -32,6 +44,86 @@ def official_agents_app() -> Any:
             *a2a_card_routes("legacy", ["build_creative"], card_url="/legacy/.well-known/agent.json"),
         ],
     )
+
+
+# Requests per (path, JSON-RPC method or HTTP method) at the dialects server.
+DIALECT_REQUESTS: Counter[tuple[str, str]] = Counter()
+HANDSHAKE_STATUS = {-32600: 400, -32000: 400, -32601: 404}
+
+
+async def _handshake_only(request: Request) -> Response:
+    """A server that knows only the initialize handshake and refuses a modern request
+    as SDK 1.x (-32600, 400) or TypeScript servers (-32000; -32601) do."""
+    code = int(request.path_params["code"])
+    message = json.loads(await request.body())
+    if "id" not in message:
+        return Response(status_code=202)
+    if request.headers.get("mcp-protocol-version") == "2026-07-28":
+        error = {"code": code, "message": "Bad Request: Server not initialized"}
+        return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "error": error}, status_code=HANDSHAKE_STATUS[code])
+    if message["method"] == "initialize":
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "old"}}
+    else:
+        result = {"tools": [{"name": "get_products"}]}
+    return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
+class _CountRequests:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        if scope["method"] == "POST":
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+        body = b"".join(chunks)
+        try:
+            method = json.loads(body).get("method", "?") if body else scope["method"]
+        except (ValueError, AttributeError):
+            method = "?"
+        DIALECT_REQUESTS[(scope["path"], method)] += 1
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed or scope["method"] != "POST":
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def dialects_app() -> Any:
+    """Agents in every dialect the probe must speak, built with the official packages."""
+    app = combine(
+        [
+            mcp_routes(mcp_server("stateful", SALES_TOOLS), "/stateful/mcp"),
+            mcp_routes(mcp_server("stateless", SALES_TOOLS), "/stateless/mcp", json_response=True, stateless=True),
+            mcp_routes(mcp_server("modern", SALES_TOOLS), "/modern-only/mcp", json_response=True),
+            sse_routes(mcp_server("legacy", ["get_signals", "ping"]), "/legacy"),
+            mcp_routes(mcp_server("origin", ["build_creative"]), "/mcp"),
+            mcp_routes(adcp3_mcp_server("civic", ["governance"], ["sync_plans"]), "/governance/mcp"),
+            mcp_routes(adcp3_mcp_server("marque", ["brand"], ["get_brand_identity", "get_rights"]), "/brand/mcp"),
+            mcp_routes(adcp3_mcp_server("gauge", ["measurement"], ["get_measurement_report"]), "/measurement/mcp"),
+            mcp_routes(
+                adcp3_mcp_server("adcp3-sales", ["creative", "media_buy"], ["update_media_buy", "sync_creatives"]),
+                "/adcp3-sales/mcp",
+            ),
+        ],
+        [
+            Route("/handshake/{code}/mcp", _handshake_only, methods=["POST"]),
+            *a2a_card_routes("card", ["get_products"], card_url="/card/.well-known/agent-card.json"),
+        ],
+    )
+    return _CountRequests(ModernOnly(app, ["/modern-only/mcp"]))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
