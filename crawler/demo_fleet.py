@@ -31,6 +31,16 @@ DEMO_MCP_AGENTS: dict[str, list[str]] = {
     "quiet": ["echo", "ping"],
 }
 DEMO_A2A_AGENTS: dict[str, list[str]] = {"meridian": ["get_products", "create_media_buy"]}
+DEMO_MODERN_ONLY_AGENTS: dict[str, list[str]] = {"lumen": ["get_products", "create_media_buy"]}
+DEMO_SSE_AGENTS: dict[str, list[str]] = {"relay": ["get_signals", "activate_signal"]}
+# Served at the fleet's own /mcp, for the agent registered at the bare origin.
+DEMO_ORIGIN_AGENT: list[str] = ["build_creative", "preview_creative"]
+# AdCP 3 agents: (supported_protocols, tools without a 2025 name)
+DEMO_ADCP3_AGENTS: dict[str, tuple[list[str], list[str]]] = {
+    "civic": (["governance"], ["sync_plans", "report_plan_outcome"]),
+    "marque": (["brand"], ["get_brand_identity", "verify_brand_claims"]),
+    "gauge": (["measurement"], ["get_measurement_report"]),
+}
 DEMO_SILENT_AGENTS: tuple[str, ...] = ("silent",)
 
 
@@ -166,14 +176,21 @@ def combine(apps: Sequence[Starlette], extra_routes: Sequence[BaseRoute] = ()) -
     return Starlette(routes=[*routes, *extra_routes], lifespan=lifespan)
 
 
-def demo_fleet_app() -> Starlette:
+def demo_fleet_app() -> Any:
     apps = [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MCP_AGENTS.items()]
+    apps += [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MODERN_ONLY_AGENTS.items()]
+    apps += [sse_routes(mcp_server(n, tools), f"/{n}") for n, tools in DEMO_SSE_AGENTS.items()]
+    apps.append(mcp_routes(mcp_server("harbor", DEMO_ORIGIN_AGENT), "/mcp"))
+    apps += [
+        mcp_routes(adcp3_mcp_server(n, protocols, tools), f"/{n}/mcp")
+        for n, (protocols, tools) in DEMO_ADCP3_AGENTS.items()
+    ]
     extra: list[BaseRoute] = []
     for name, skills in DEMO_A2A_AGENTS.items():
         extra += a2a_card_routes(name, skills, card_url=f"/{name}/.well-known/agent-card.json")
     for name in DEMO_SILENT_AGENTS:
         extra.append(Route(f"/{name}/mcp", _never_answer, methods=["GET", "POST"]))
-    return combine(apps, extra)
+    return ModernOnly(combine(apps, extra), [f"/{n}/mcp" for n in DEMO_MODERN_ONLY_AGENTS])
 
 
 class ServerThread:

@@ -2,7 +2,8 @@
 
 Bidcliq and Swivel registered their agents as ``buying`` before any probe
 existed; the demo fleet (``crawler`` serves it on 127.0.0.1) shows they are
-sales agents.
+sales agents. Lumen, Relay and Harbor speak the other dialects (modern-only MCP,
+legacy HTTP+SSE, a bare origin); Civic, Marque and Gauge are AdCP 3 agents.
 """
 
 from __future__ import annotations
@@ -34,4 +35,12 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     DemoAgent("orbit", "Orbit Buying", "/orbit/mcp", AgentType.BUYING, "Orbit Buyer"),
     DemoAgent("quietco", "Quiet Co", "/quiet/mcp", AgentType.SALES, "Quiet Co Agent"),
     DemoAgent("lostsignal", "Lost Signal", "/silent/mcp", AgentType.SIGNALS, "Lost Signal (never answers)"),
+    # The dialects real agents speak: the probe negotiates each.
+    DemoAgent("lumen", "Lumen Ads", "/lumen/mcp", AgentType.SALES, "Lumen (MCP 2026-07-28 only)"),
+    DemoAgent("relay", "Relay Data", "/relay/sse", AgentType.SIGNALS, "Relay (legacy HTTP+SSE)"),
+    DemoAgent("harbor", "Harbor Creative", "", AgentType.CREATIVE, "Harbor (registered at its bare origin)"),
+    # AdCP 3 agents: their get_adcp_capabilities declaration decides.
+    DemoAgent("civic", "Civic Trust", "/civic/mcp", AgentType.GOVERNANCE, "Civic Governance"),
+    DemoAgent("marque", "Marque", "/marque/mcp", AgentType.BRAND, "Marque Brand Identity"),
+    DemoAgent("gauge", "Gauge Analytics", "/gauge/mcp", AgentType.MEASUREMENT, "Gauge Measurement"),
 )

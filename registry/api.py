@@ -33,6 +33,10 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     last_probed_at = serializers.SerializerMethodField()
     last_error_kind = serializers.SerializerMethodField()
     online = serializers.SerializerMethodField()
+    adcp_protocols = serializers.SerializerMethodField()
+    transport = serializers.SerializerMethodField()
+    protocol_version = serializers.SerializerMethodField()
+    endpoint = serializers.SerializerMethodField()
 
     class Meta:
         model = Agent
@@ -48,6 +52,10 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             "last_probed_at",
             "last_error_kind",
             "online",
+            "adcp_protocols",
+            "transport",
+            "protocol_version",
+            "endpoint",
         ]
 
     def get_display_name(self, agent: Agent) -> str:
@@ -71,6 +79,22 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     def get_online(self, agent: Agent) -> bool | None:
         return is_online(agent)
 
+    def get_adcp_protocols(self, agent: Agent) -> list[str]:
+        snapshot = self._snapshot(agent)
+        return snapshot.declared_protocols if snapshot else []
+
+    def get_transport(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return (snapshot.transport or None) if snapshot else None
+
+    def get_protocol_version(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return (snapshot.protocol_version or None) if snapshot else None
+
+    def get_endpoint(self, agent: Agent) -> str | None:
+        snapshot = self._snapshot(agent)
+        return (snapshot.endpoint or None) if snapshot else None
+
 
 @extend_schema(
     summary="Public agents",
@@ -78,7 +102,14 @@ class PublicAgentSerializer(serializers.ModelSerializer):
         OpenApiParameter(
             "type",
             OpenApiTypes.STR,
-            description="sales, creative, signals, buying or unknown (legacy buyer/seller accepted)",
+            description="sales, creative, signals, governance, brand, rights, measurement, buying or unknown "
+            "(legacy buyer/seller accepted)",
+        ),
+        OpenApiParameter(
+            "adcp_protocol",
+            OpenApiTypes.STR,
+            description="an AdCP protocol the agent declares (get_adcp_capabilities): media_buy, creative, signals, "
+            "governance, brand, measurement or sponsored_intelligence",
         ),
         OpenApiParameter("member", OpenApiTypes.STR, description="a member profile slug"),
         OpenApiParameter("q", OpenApiTypes.STR, description="search in URL, names and member"),
@@ -92,7 +123,11 @@ class PublicAgentList(generics.ListAPIView):
         params = self.request.query_params
         try:
             return filter_agents(
-                public_agents(), type=params.get("type", ""), member=params.get("member", ""), q=params.get("q", "")
+                public_agents(),
+                type=params.get("type", ""),
+                member=params.get("member", ""),
+                q=params.get("q", ""),
+                adcp_protocol=params.get("adcp_protocol", ""),
             )
         except ValidationError as exc:
-            raise ApiValidationError({"type": exc.messages}) from None
+            raise ApiValidationError(exc.message_dict) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from registry.models import Agent
@@ -18,10 +19,27 @@ def public_agents() -> QuerySet[Agent]:
     )
 
 
-def filter_agents(queryset: QuerySet[Agent], *, type: str = "", member: str = "", q: str = "") -> QuerySet[Agent]:
-    """Apply the listing's filters; a bad type raises ValidationError naming the allowed ones."""
+ADCP_PROTOCOLS = ("media_buy", "creative", "signals", "governance", "brand", "measurement", "sponsored_intelligence")
+
+
+def filter_agents(
+    queryset: QuerySet[Agent], *, type: str = "", member: str = "", q: str = "", adcp_protocol: str = ""
+) -> QuerySet[Agent]:
+    """Apply the listing's filters; a bad type or protocol raises ValidationError keyed by
+    the parameter, naming the allowed values."""
     if type:
-        queryset = queryset.filter(type=parse_agent_type(type))
+        try:
+            queryset = queryset.filter(type=parse_agent_type(type))
+        except ValidationError as exc:
+            raise ValidationError({"type": exc.messages}) from None
+    if adcp_protocol:
+        declared = adcp_protocol.strip().lower()
+        if declared not in ADCP_PROTOCOLS:
+            allowed = ", ".join(ADCP_PROTOCOLS)
+            message = f"{adcp_protocol[:40]!r} is not an AdCP protocol; use one of: {allowed}."
+            raise ValidationError({"adcp_protocol": [message]})
+        # Stored as ",media_buy,creative,": one portable lookup.
+        queryset = queryset.filter(snapshot__adcp_protocols__contains=f",{declared},")
     if member:
         queryset = queryset.filter(registration__profile__slug=member.strip().lower())
     if q.strip():

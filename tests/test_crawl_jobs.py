@@ -28,19 +28,17 @@ def demo_registry(db: None, demo_fleet: str) -> str:
 
 
 def _types() -> dict[str, tuple[str, str | None]]:
+    """Published and inferred type per demo member."""
     return {
-        a.url.rsplit("/", 2)[-2] if a.url.endswith("/mcp") else a.url.rsplit("/", 1)[-1]: (
-            a.type,
-            a.snapshot.inferred_type,
-        )
-        for a in Agent.objects.select_related("snapshot")
+        a.registration.profile.slug: (a.type, a.snapshot.inferred_type)
+        for a in Agent.objects.select_related("snapshot", "registration__profile")
     }
 
 
 def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.CaptureFixture[str]) -> None:
     call_command("crawl_agents", sync=True, timeout=1.0)
     out = capsys.readouterr().out
-    assert "9 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, failed: timeout 1" in out
+    assert "15 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, failed: timeout 1" in out
     assert _types() == {
         "bidcliq": ("buying", "sales"),  # registered as buying, probed as sales: disagreement
         "swivel": ("buying", "sales"),
@@ -49,16 +47,26 @@ def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.Captu
         "canvas": ("creative", "creative"),
         "audiencelab": ("signals", "signals"),
         "orbit": ("buying", None),  # a buy-side agent exposes no AdCP tool
-        "quiet": ("sales", None),  # never erased by the crawler
-        "silent": ("signals", None),
+        "quietco": ("sales", None),  # never erased by the crawler
+        "lostsignal": ("signals", None),
+        # the other dialects, each negotiated
+        "lumen": ("sales", "sales"),  # MCP 2026-07-28 only
+        "relay": ("signals", "signals"),  # legacy HTTP+SSE
+        "harbor": ("creative", "creative"),  # registered at its bare origin, found at /mcp
+        # AdCP 3 agents: the declaration decides
+        "civic": ("governance", "governance"),
+        "marque": ("brand", "brand"),
+        "gauge": ("measurement", "measurement"),
     }
+    routes = dict(CapabilitySnapshot.objects.values_list("agent__registration__profile__slug", "transport"))
+    assert (routes["lumen"], routes["relay"], routes["meridian"]) == ("streamable_http", "sse", "a2a")
     disagreements = TypeReclassification.objects.filter(source="crawler_disagreement")
     assert sorted(disagreements.values_list("member", flat=True)) == ["bidcliq", "swivel"]
     assert disagreements.values("run_id").distinct().count() == 1
 
     with override_settings(AGENT_CRAWL_MIN_INTERVAL=0):  # the next hour's crawl
         call_command("crawl_agents", sync=True, timeout=1.0)
-    assert "9 probed" in capsys.readouterr().out
+    assert "15 probed" in capsys.readouterr().out
     assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
 
 
@@ -149,9 +157,9 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     # django-rq enqueues when the surrounding transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
-    assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 9, 3)
+    assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 15, 5)
     queue = django_rq.get_queue("crawl")
-    assert queue.count == 3
+    assert queue.count == 5
 
     again = jobs.start_crawl()
     assert not again.started and start.run_id in again.reason
@@ -159,7 +167,7 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     worker = SimpleWorker([queue], connection=queue.connection)
     worker.work(burst=True)
     assert queue.count == 0
-    assert CapabilitySnapshot.objects.count() == 9
+    assert CapabilitySnapshot.objects.count() == 15
     assert _types()["bidcliq"] == ("buying", "sales")
     assert set(TypeReclassification.objects.filter(source="crawler_disagreement").values_list("run_id", flat=True)) == {
         __import__("uuid").UUID(start.run_id)
@@ -167,7 +175,7 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     # The last chunk released the lock: the next scheduled crawl starts.
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
     with override_settings(AGENT_CRAWL_MIN_INTERVAL=0), django_capture_on_commit_callbacks(execute=True):
-        assert jobs.scheduled_crawl()["chunks"] == 3
+        assert jobs.scheduled_crawl()["chunks"] == 5
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is not None
 
 
@@ -191,7 +199,7 @@ def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
         patch.setattr(jobs, "apply_probe_results", database_restarting)
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     retrying = queue.scheduled_job_registry.get_job_ids()
-    assert len(retrying) == 3 and CapabilitySnapshot.objects.count() == 0
+    assert len(retrying) == 5 and CapabilitySnapshot.objects.count() == 0
     # While RQ holds the retries, the schedule must not start a crawl over the same agents.
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) == start.run_id.encode()
     assert jobs.scheduled_crawl()["started"] is False
@@ -199,7 +207,7 @@ def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
     for job_id in retrying:  # the retry interval has passed
         queue.scheduled_job_registry.requeue(job_id)
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert CapabilitySnapshot.objects.count() == 9
+    assert CapabilitySnapshot.objects.count() == 15
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
 
 
@@ -228,12 +236,12 @@ def test_an_agent_paused_while_its_chunk_waits_in_the_queue_is_not_probed(
 
     with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
-    assert start.agents == 9
+    assert start.agents == 15
     paused = Agent.objects.get(url=f"{demo_registry}/bidcliq/mcp")
     Agent.objects.filter(pk=paused.pk).update(monitoring_paused=True)  # staff pause it before a worker is free
 
     queue = django_rq.get_queue("crawl")
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert CapabilitySnapshot.objects.count() == 8
+    assert CapabilitySnapshot.objects.count() == 14
     assert not CapabilitySnapshot.objects.filter(agent=paused).exists()
     assert not TypeReclassification.objects.filter(agent_url=paused.url).exclude(source="member_write").exists()

@@ -81,6 +81,10 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
             "last_probed_at": document["results"][0]["last_probed_at"],
             "last_error_kind": "timeout",
             "online": False,
+            "adcp_protocols": [],
+            "transport": None,
+            "protocol_version": None,
+            "endpoint": None,
         }
     ]
     assert document["results"][0]["last_probed_at"].startswith("20")
@@ -115,3 +119,25 @@ def test_the_openapi_description_names_the_endpoints(client: Client, db: None) -
     schema = client.get("/api/schema", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/registry/agents", "/api/me/member-profile", "/api/registry/agents/{url}/refresh"):
         assert path in schema
+
+
+def test_the_api_filters_by_a_declared_adcp_protocol(client: Client, db: None) -> None:
+    from django.utils import timezone
+
+    from registry.models import CapabilitySnapshot
+
+    profile = make_profile("acme")
+    for name, declared in [("a", ",media_buy,creative,"), ("b", ",creative,"), ("c", "")]:
+        agent = make_agent(f"https://{name}.acme.example/mcp")
+        register(profile, agent, "sales")
+        CapabilitySnapshot.objects.create(agent=agent, adcp_protocols=declared, last_attempt_at=timezone.now())
+
+    def urls(protocol: str) -> list[str]:
+        return [r["url"] for r in client.get("/api/registry/agents", {"adcp_protocol": protocol}).json()["results"]]
+
+    assert urls("creative") == ["https://a.acme.example/mcp", "https://b.acme.example/mcp"]
+    assert urls("MEDIA_BUY") == ["https://a.acme.example/mcp"]
+    refused = client.get("/api/registry/agents", {"adcp_protocol": "media"})
+    assert refused.status_code == 400 and "is not an AdCP protocol" in refused.json()["adcp_protocol"][0]
+    first = client.get("/api/registry/agents", {"type": "publisher"})
+    assert first.status_code == 400 and "is not an agent type" in first.json()["type"][0]
