@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import resource
 import time
+import urllib.request
 
 from bench._db import empty_registry, setup_django
 from bench._servers import serve_forever
@@ -52,7 +53,13 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
         await asyncio.sleep(3600)
         return response
 
+    requests = {"count": 0}
+
+    async def stats(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"requests": requests["count"]})
+
     async def agent(request: web.Request) -> web.StreamResponse:
+        requests["count"] += 1
         index = int(request.match_info["index"])
         if silent_every and index % silent_every == 0:
             await asyncio.sleep(3600)
@@ -63,8 +70,11 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
         kind = hostile_kind(index, silent_every, hostile_every)
         if kind is not None and message["method"] == "tools/list":
             return await hostile_reply(request, kind)
-        if message["method"] == "initialize":
-            result: dict[str, object] = {
+        if message["method"] == "server/discover":
+            # As the official SDK 2.3 serves: MCP 2026-07-28 and the handshake both.
+            result: dict[str, object] = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+        elif message["method"] == "initialize":
+            result = {
                 "protocolVersion": "2025-06-18",
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": f"a{index}"},
@@ -76,6 +86,7 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
 
     app = web.Application()
     app.router.add_post("/a/{index}/mcp", agent)
+    app.router.add_get("/stats", stats)
     serve_forever(app, port_queue)
 
 
@@ -108,10 +119,15 @@ def main() -> None:
         empty_registry()
         Agent.objects.bulk_create(Agent(url=f"http://127.0.0.1:{port}/a/{i}/mcp") for i in range(args.agents))
 
+        def requests_so_far() -> int:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as response:
+                return int(json.load(response)["requests"])
+
         with override_settings(AGENT_PROBE_CONCURRENCY=args.concurrency, AGENT_CRAWL_CHUNK_SIZE=args.agents):
             began = time.monotonic()
             crawl = start_crawl(sync=True, deadline=args.deadline)
             elapsed = time.monotonic() - began
+        first_requests = requests_so_far()
         silent = sum(1 for i in range(args.agents) if silent_every and i % silent_every == 0)
         hostile = sum(1 for i in range(args.agents) if hostile_kind(i, silent_every, hostile_every))
         # An answering agent costs 2 round trips (initialize, tools/list; the
@@ -128,6 +144,7 @@ def main() -> None:
             f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
             f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
         )
+        print(f"  requests per probe: {first_requests / args.agents:.2f} (negotiation: server/discover, tools/list)")
         print(f"  database writes: {Agent.objects.filter(snapshot__isnull=False).count()} snapshots")
         print(
             f"  peak RSS of the crawling process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
@@ -139,9 +156,11 @@ def main() -> None:
             began = time.monotonic()
             again = start_crawl(list(Agent.objects.values_list("pk", flat=True)), sync=True, deadline=args.deadline)
             elapsed = time.monotonic() - began
+        next_requests = requests_so_far() - first_requests
         print(
             f"next crawl, silent agents known from the last one: {again.summary.probed} probed, "
-            f"{elapsed:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
+            f"{elapsed:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}; requests per probe "
+            f"{next_requests / args.agents:.2f} (the remembered route: tools/list only)"
         )
 
         if args.upstream_agents:

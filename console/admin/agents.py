@@ -92,6 +92,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         ("snapshot__inferred_type", admin.AllValuesFieldListFilter),
         OpenDisagreementFilter,
         ("snapshot__terminal_state", admin.ChoicesFieldListFilter),
+        ("snapshot__transport", admin.ChoicesFieldListFilter),
         "monitoring_paused",
         MemberFilter,
     ]
