@@ -96,6 +96,7 @@ def dashboard_context() -> dict[str, Any]:
         "unknown_share": next(row["share"] for row in by_type if row["type"] == AgentType.UNKNOWN),
         "open_disagreements": Agent.objects.open_disagreements().count(),
         "in_backoff": snapshots.filter(terminal_state="", next_probe_after__gt=now).count(),
+        "need_credentials": snapshots.filter(auth_required=True).count(),
         "terminal": [(state.value, state.label, terminal_counts.get(state.value, 0)) for state in TerminalState],
         "events": events_by_day(),
         "last_crawl": last_crawl(),

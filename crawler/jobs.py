@@ -105,6 +105,7 @@ def crawl_chunk(
                 promoted=summary.promoted,
                 disagreements=summary.disagreements,
                 unclassified=summary.unclassified,
+                auth_required=summary.auth_required,
                 failed=dict(summary.failed),
                 elapsed=summary.elapsed,
             )

@@ -54,6 +54,7 @@ class CrawlChunk(models.Model):
     promoted = models.PositiveIntegerField(default=0)
     disagreements = models.PositiveIntegerField(default=0)
     unclassified = models.PositiveIntegerField(default=0)
+    auth_required = models.PositiveIntegerField(default=0)
     failed = models.JSONField(default=dict)
     elapsed = models.FloatField(default=0.0)
 

@@ -30,7 +30,7 @@ from crawler.classify import NOTHING_INFERRED, Inference, infer
 from crawler.probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, TypeChange, apply_type_changes, drift
-from registry.types import ProbeErrorKind, TerminalState, is_known
+from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind, TerminalState, is_known
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ SNAPSHOT_FIELDS = [
     "probed_at",
     "error_kind",
     "error_message",
-    "oauth_required",
+    "auth_required",
     "last_attempt_at",
     "unknown_attempts",
     "next_probe_after",
@@ -88,6 +88,8 @@ class CrawlSummary:
     disagreements: int = 0
     confirmed: int = 0
     unclassified: int = 0
+    # Answered behind a login (auth_required, auth_failed): not a failure to reach.
+    auth_required: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
 
@@ -102,12 +104,14 @@ class CrawlSummary:
                 self.confirmed += 1
             elif outcome.action == Action.UNCLASSIFIED:
                 self.unclassified += 1
+            elif outcome.error_kind in AUTH_ERROR_KINDS:
+                self.auth_required += 1
             else:
                 self.failed[outcome.error_kind] += 1
         return self
 
     def merge(self, other: dict[str, Any]) -> None:
-        for name in ("probed", "promoted", "disagreements", "confirmed", "unclassified"):
+        for name in ("probed", "promoted", "disagreements", "confirmed", "unclassified", "auth_required"):
             setattr(self, name, getattr(self, name) + other.get(name, 0))
         self.failed.update(other.get("failed", {}))
 
@@ -118,6 +122,7 @@ class CrawlSummary:
             "disagreements": self.disagreements,
             "confirmed": self.confirmed,
             "unclassified": self.unclassified,
+            "auth_required": self.auth_required,
             "failed": dict(self.failed),
             "elapsed": round(self.elapsed, 3),
         }
@@ -126,7 +131,8 @@ class CrawlSummary:
         failed = ", ".join(f"{kind} {n}" for kind, n in sorted(self.failed.items())) or "none"
         return (
             f"{self.probed} probed, {self.promoted} promoted, {self.disagreements} new disagreements, "
-            f"{self.unclassified} answered without a known tool, failed: {failed}; {self.elapsed:.1f} s"
+            f"{self.unclassified} answered without a known tool, {self.auth_required} need credentials, "
+            f"failed: {failed}; {self.elapsed:.1f} s"
         )
 
 
@@ -169,9 +175,9 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferenc
         # Keep the last good snapshot; only the failure is new.
         snapshot.error_kind = result.error_kind
         snapshot.error_message = result.error_message
-        snapshot.oauth_required = result.error_kind == ProbeErrorKind.OAUTH_REQUIRED
+        snapshot.auth_required = result.error_kind in AUTH_ERROR_KINDS
         return
-    snapshot.error_kind, snapshot.error_message, snapshot.oauth_required = "", "", False
+    snapshot.error_kind, snapshot.error_message, snapshot.auth_required = "", "", False
     snapshot.transport, snapshot.protocol_version, snapshot.endpoint = (
         result.transport,
         result.protocol_version,
@@ -193,12 +199,19 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferenc
     # earlier inference and the tools that made it.
 
 
-def _update_backoff(snapshot: CapabilitySnapshot, published: str, answered: bool, now: datetime) -> None:
+def _update_backoff(snapshot: CapabilitySnapshot, published: str, result: ProbeResult, now: datetime) -> None:
     if is_known(published):
         # Agents with a known type are probed every crawl, never put on backoff.
         snapshot.unknown_attempts, snapshot.next_probe_after, snapshot.terminal_state = 0, None, ""
         return
     snapshot.unknown_attempts += 1
+    answered = result.ok
+    if result.error_kind in AUTH_ERROR_KINDS:
+        # A login wall answered: never given up, probed on the slow backoff so
+        # one that opens up (or gets credentials) is classified.
+        snapshot.terminal_state = ""
+        snapshot.next_probe_after = now + next_probe_delay(len(BACKOFF_DAYS))
+        return
     if snapshot.unknown_attempts >= TERMINAL_AFTER_ATTEMPTS:
         snapshot.terminal_state = TerminalState.UNCLASSIFIABLE if answered else TerminalState.UNREACHABLE
         snapshot.next_probe_after = None
@@ -277,7 +290,7 @@ def _evaluate(
         if decision.disagreement_key != snapshot.disagreement_key:
             snapshot.disagreement_key = decision.disagreement_key
             snapshot.disagreement_since = now if decision.disagreement_key else None
-        _update_backoff(snapshot, new_type, result.ok, now)
+        _update_backoff(snapshot, new_type, result, now)
 
         member = agent.registration.profile.slug if hasattr(agent, "registration") else None
         notes = {

@@ -26,7 +26,7 @@ from crawler.probe import ProbeLimits, ProbeResult, iter_probe_batches
 from crawler.routes import route_of
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, drift
-from registry.types import ProbeErrorKind
+from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind
 
 UNREACHABLE_KINDS = frozenset({ProbeErrorKind.DNS, ProbeErrorKind.CONNECT})
 SAMPLE_SIZE = 10
@@ -38,6 +38,7 @@ class Classification:
     STILL_UNKNOWN = "still_unknown"
     PROBE_FAILED = "probe_failed"
     DNS_FAILED = "dns_failed"
+    AUTH_REQUIRED = "auth_required"
 
 
 @dataclass
@@ -57,6 +58,8 @@ class ReprobeEntry:
 
     @property
     def classification(self) -> str:
+        if self.result.error_kind in AUTH_ERROR_KINDS:
+            return Classification.AUTH_REQUIRED
         if not self.result.ok:
             return (
                 Classification.DNS_FAILED
@@ -209,6 +212,7 @@ class ReprobeReport:
     still_unknown_sample: list[str] = field(default_factory=list)
     probe_failed: Counter[str] = field(default_factory=Counter)
     dns_failed: Counter[str] = field(default_factory=Counter)
+    auth_required: int = 0
     preserved: int = 0
     skipped: int = 0
     elapsed: float = 0.0
@@ -228,6 +232,9 @@ class ReprobeReport:
                 report.still_unknown += 1
                 if len(report.still_unknown_sample) < SAMPLE_SIZE:
                     report.still_unknown_sample.append(entry.url)
+            elif kind == Classification.AUTH_REQUIRED:
+                report.auth_required += 1
+                report.preserved += entry.had_snapshot
             else:
                 (report.dns_failed if kind == Classification.DNS_FAILED else report.probe_failed)[
                     entry.result.error_kind
@@ -245,6 +252,7 @@ class ReprobeReport:
             "still_unknown_sample": self.still_unknown_sample,
             "probe_failed": dict(self.probe_failed),
             "dns_failed": dict(self.dns_failed),
+            "auth_required": self.auth_required,
             "preserved": self.preserved,
             "skipped": self.skipped,
             "elapsed": round(self.elapsed, 3),
@@ -262,6 +270,7 @@ class ReprobeReport:
             *[f"  {url}" for url in self.still_unknown_sample],
             f"probe failed: {sum(self.probe_failed.values())} ({counts(self.probe_failed)})",
             f"DNS/connect failed: {sum(self.dns_failed.values())} ({counts(self.dns_failed)})",
+            f"behind a login (needs credentials): {self.auth_required}",
             f"preserved (earlier snapshot kept): {self.preserved}",
             f"skipped (classified meanwhile): {self.skipped}",
             f"elapsed: {self.elapsed:.1f} s",

@@ -122,6 +122,7 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
                 "declared_type": ma.declared_type,
                 "published_type": ma.agent.type,
                 "inferred_type": ma.inferred_type,
+                "auth_required": bool(ma.agent.snapshot.auth_required) if _has_snapshot(ma.agent) else False,
                 "explanation": explain(
                     rule=ma.rule,
                     declared=ma.declared_type,
@@ -134,6 +135,10 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
             for ma in agents
         ],
     }
+
+
+def _has_snapshot(agent: Agent) -> bool:
+    return getattr(agent, "snapshot", None) is not None
 
 
 def _evidence(agent: Agent) -> list[str]:

@@ -33,6 +33,7 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     last_probed_at = serializers.SerializerMethodField()
     last_error_kind = serializers.SerializerMethodField()
     online = serializers.SerializerMethodField()
+    auth_required = serializers.SerializerMethodField()
     adcp_protocols = serializers.SerializerMethodField()
     transport = serializers.SerializerMethodField()
     protocol_version = serializers.SerializerMethodField()
@@ -52,6 +53,7 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             "last_probed_at",
             "last_error_kind",
             "online",
+            "auth_required",
             "adcp_protocols",
             "transport",
             "protocol_version",
@@ -78,6 +80,11 @@ class PublicAgentSerializer(serializers.ModelSerializer):
 
     def get_online(self, agent: Agent) -> bool | None:
         return is_online(agent)
+
+    def get_auth_required(self, agent: Agent) -> bool:
+        """The agent answers only with credentials (its owner can save them)."""
+        snapshot = self._snapshot(agent)
+        return bool(snapshot and snapshot.auth_required)
 
     def get_adcp_protocols(self, agent: Agent) -> list[str]:
         snapshot = self._snapshot(agent)

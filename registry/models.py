@@ -134,7 +134,8 @@ class CapabilitySnapshot(models.Model):
     probed_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=32, choices=ProbeErrorKind.choices, blank=True, default="")
     error_message = models.CharField(max_length=500, blank=True, default="")
-    oauth_required = models.BooleanField(default=False)
+    # The last attempt met a login wall (auth_required or auth_failed).
+    auth_required = models.BooleanField(default=False, db_index=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     unknown_attempts = models.PositiveIntegerField(default=0)
     next_probe_after = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -65,7 +65,9 @@ class ProbeErrorKind(models.TextChoices):
     DNS = "dns", "Name does not resolve"
     CONNECT = "connect", "Connection failed"
     HTTP_STATUS = "http_status", "HTTP error status"
-    OAUTH_REQUIRED = "oauth_required", "Authentication required"
+    # A login wall is not unreachability: the agent answered, it wants credentials.
+    AUTH_REQUIRED = "auth_required", "Needs credentials"
+    AUTH_FAILED = "auth_failed", "Credentials rejected"
     PROTOCOL = "protocol", "Not a valid MCP/A2A reply"
     TOO_LARGE = "too_large", "Response too large"
     BLOCKED = "blocked", "Address not allowed"
@@ -87,3 +89,7 @@ class Transport(models.TextChoices):
 class InferenceSource(models.TextChoices):
     DECLARATION = "declaration", "AdCP capabilities declaration"
     TOOLS = "tools", "Advertised tool names"
+
+
+# Error kinds that mean "the agent answered behind a login", never "unreachable".
+AUTH_ERROR_KINDS: frozenset[str] = frozenset({ProbeErrorKind.AUTH_REQUIRED, ProbeErrorKind.AUTH_FAILED})

@@ -38,7 +38,10 @@ def _types() -> dict[str, tuple[str, str | None]]:
 def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.CaptureFixture[str]) -> None:
     call_command("crawl_agents", sync=True, timeout=1.0)
     out = capsys.readouterr().out
-    assert "15 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, failed: timeout 1" in out
+    assert (
+        "15 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, 0 need credentials, "
+        "failed: timeout 1" in out
+    )
     assert _types() == {
         "bidcliq": ("buying", "sales"),  # registered as buying, probed as sales: disagreement
         "swivel": ("buying", "sales"),

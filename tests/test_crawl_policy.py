@@ -78,14 +78,14 @@ def test_inferring_nothing_never_erases_a_type_or_an_earlier_inference(db: None)
 def test_a_failed_probe_keeps_the_last_good_snapshot(db: None) -> None:
     agent = make_agent(type="sales")
     good = make_snapshot(agent, "sales", ["get_products"])
-    assert apply(agent, failed(agent, "oauth_required")) == "failed"
+    assert apply(agent, failed(agent, "auth_required")) == "failed"
     snapshot = CapabilitySnapshot.objects.get(pk=good.pk)
     assert (snapshot.inferred_type, snapshot.tool_names, snapshot.probed_at) == (
         "sales",
         ["get_products"],
         good.probed_at,
     )
-    assert (snapshot.error_kind, snapshot.oauth_required) == ("oauth_required", True)
+    assert (snapshot.error_kind, snapshot.auth_required) == ("auth_required", True)
     assert snapshot.last_attempt_at is not None and good.probed_at is not None
     assert snapshot.last_attempt_at > good.probed_at
     assert agent.type == "sales"
@@ -290,3 +290,25 @@ def test_an_adcp3_declaration_decides_else_the_tool_names(
 
     inference = infer(tools, declared)
     assert (inference.type, inference.source) == (expected, source)
+
+
+@pytest.mark.parametrize("kind", ["auth_required", "auth_failed"])
+def test_a_login_wall_is_never_given_up_as_unreachable(db: None, kind: str) -> None:
+    agent = make_agent()
+    for _ in range(TERMINAL_AFTER_ATTEMPTS + 2):
+        apply(agent, failed(agent, kind))
+    snapshot = CapabilitySnapshot.objects.get(agent=agent)
+    assert (snapshot.terminal_state, snapshot.auth_required) == ("", True)
+    # still probed, on the slow backoff
+    assert snapshot.next_probe_after is not None and snapshot.last_attempt_at is not None
+    assert (snapshot.next_probe_after - snapshot.last_attempt_at).days == BACKOFF_DAYS[-1]
+
+
+def test_a_crawl_counts_login_walls_apart_from_failures(db: None) -> None:
+    from crawler.policy import CrawlSummary
+
+    walled, down = make_agent(), make_agent()
+    outcomes = apply_probe_results([(walled.pk, failed(walled, "auth_required")), (down.pk, failed(down))]).outcomes
+    summary = CrawlSummary().add(outcomes)
+    assert (summary.auth_required, dict(summary.failed)) == (1, {"timeout": 1})
+    assert "1 need credentials, failed: timeout 1" in summary.line()

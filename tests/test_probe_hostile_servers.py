@@ -41,8 +41,8 @@ def test_the_byte_cap_covers_the_agent_card(hostile: str) -> None:
         ("/sse-garbage", "protocol", "ended without a reply"),
         ("/jsonrpc-error", "protocol", "JSON-RPC error -32601: no such method"),
         ("/not-an-agent", "protocol", "not valid JSON"),
-        ("/status/401", "oauth_required", "HTTP 401"),
-        ("/status/403", "oauth_required", "HTTP 403"),
+        ("/status/401", "auth_required", "HTTP 401"),
+        ("/status/403", "auth_required", "HTTP 403"),
         ("/status/500", "http_status", "HTTP 500"),
     ],
 )

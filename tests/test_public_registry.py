@@ -81,6 +81,7 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
             "last_probed_at": document["results"][0]["last_probed_at"],
             "last_error_kind": "timeout",
             "online": False,
+            "auth_required": False,
             "adcp_protocols": [],
             "transport": None,
             "protocol_version": None,

@@ -62,7 +62,8 @@ def test_a_real_run_classifies_promotes_and_counts_failures_apart(
     assert report["scanned"] == 6  # not the classified one, not the paused one
     assert report["classified"] == {"sales": 1}
     assert report["still_unknown"] == 1 and report["still_unknown_sample"] == [unknowns["still_unknown"].url]
-    assert report["probe_failed"] == {"timeout": 1, "oauth_required": 1}
+    assert report["probe_failed"] == {"timeout": 1}
+    assert report["auth_required"] == 1  # a login wall, counted apart from failures
     assert report["dns_failed"] == {"dns": 1, "connect": 1}
     assert report["preserved"] == 1
     assert len(report["slowest"]) == 5 and report["slowest"][0]["url"] == unknowns["timeout"].url
@@ -104,6 +105,7 @@ def test_json_report_shape_is_stable(unknowns: dict[str, Agent], capsys: pytest.
         "still_unknown_sample",
         "probe_failed",
         "dns_failed",
+        "auth_required",
         "preserved",
         "skipped",
         "elapsed",

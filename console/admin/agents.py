@@ -93,6 +93,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         OpenDisagreementFilter,
         ("snapshot__terminal_state", admin.ChoicesFieldListFilter),
         ("snapshot__transport", admin.ChoicesFieldListFilter),
+        ("snapshot__auth_required", admin.BooleanFieldListFilter),
         "monitoring_paused",
         MemberFilter,
     ]

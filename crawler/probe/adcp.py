@@ -10,6 +10,7 @@ from crawler.classify import CAPABILITIES_TOOL
 from crawler.probe.limits import ProbeFailure
 from crawler.probe.mcp import Session
 from crawler.probe.tools import clean_text
+from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind
 
 MAX_DECLARED = 20
 DECLARED_LIMIT = 40
@@ -61,7 +62,7 @@ async def ask_declaration(session: Session, tool_names: list[str]) -> Declaratio
     try:
         result = await session.call("tools/call", {"name": CAPABILITIES_TOOL, "arguments": {}}, name=CAPABILITIES_TOOL)
     except ProbeFailure as failure:
-        if failure.kind in ("too_large", "oauth_required"):
+        if failure.kind in (ProbeErrorKind.TOO_LARGE, *AUTH_ERROR_KINDS):
             raise
         return Declaration()
     return declaration_from(result)

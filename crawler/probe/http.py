@@ -66,7 +66,7 @@ class HttpClient:
 
 def check_status(response: aiohttp.ClientResponse) -> None:
     if response.status in (401, 403):
-        raise ProbeFailure(ProbeErrorKind.OAUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
+        raise ProbeFailure(ProbeErrorKind.AUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
     if response.status >= 400:
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
 

@@ -31,7 +31,7 @@ from crawler.probe.http import HttpClient, parse_json
 from crawler.probe.limits import ProbeFailure
 from crawler.probe.sse import EventStreamTooLarge, ServerSentEvent, SSEParser
 from crawler.probe.tools import ToolList, clean_text
-from registry.types import ProbeErrorKind, Transport
+from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind, Transport
 
 MODERN_VERSION = "2026-07-28"
 MODERN_VERSIONS = (MODERN_VERSION,)
@@ -77,7 +77,7 @@ class Refused(ProbeFailure):
 
 def _auth_or_server_error(response: aiohttp.ClientResponse) -> None:
     if response.status in (401, 403):
-        raise ProbeFailure(ProbeErrorKind.OAUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
+        raise ProbeFailure(ProbeErrorKind.AUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
     if response.status >= 500:
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
 
@@ -367,7 +367,7 @@ def _mutual_modern(supported: list[str]) -> str | None:
 
 def _final(failure: ProbeFailure) -> bool:
     """Failures no other dialect would cure."""
-    return failure.kind in (ProbeErrorKind.OAUTH_REQUIRED, ProbeErrorKind.TOO_LARGE, ProbeErrorKind.BLOCKED) or (
+    return failure.kind in (*AUTH_ERROR_KINDS, ProbeErrorKind.TOO_LARGE, ProbeErrorKind.BLOCKED) or (
         failure.kind == ProbeErrorKind.HTTP_STATUS and not isinstance(failure, Refused)
     )
 
