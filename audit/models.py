@@ -47,17 +47,36 @@ def new_run_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-class TypeReclassificationQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows that may be added and read, never changed or removed through the ORM."""
+
     def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Audit rows cannot be updated.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name} rows cannot be updated.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Audit rows cannot be deleted.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name} rows cannot be deleted.")
 
     # bulk_update goes through update(); kept explicit so the error names it.
     def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
-        raise AppendOnlyError("Audit rows cannot be updated.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name} rows cannot be updated.")
 
+
+class AppendOnlyModel(models.Model):
+    """A history row: saved once, never updated or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name} rows cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"{self._meta.verbose_name} rows cannot be deleted.")
+
+
+class TypeReclassificationQuerySet(AppendOnlyQuerySet):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("Write audit rows through audit.models.record_many(), the single entry point.")
 
@@ -94,7 +113,7 @@ class TypeReclassificationQuerySet(models.QuerySet):
         return models.QuerySet.bulk_create(self, rows)
 
 
-class TypeReclassification(models.Model):
+class TypeReclassification(AppendOnlyModel):
     agent_url = models.CharField(max_length=2048, db_index=True)
     member = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     old_type = models.CharField(max_length=32, null=True, blank=True)
@@ -117,14 +136,6 @@ class TypeReclassification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_url}: {self.old_type or '∅'} -> {self.new_type} ({self.source})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Audit rows cannot be updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("Audit rows cannot be deleted.")
 
 
 def record(event: TypeEvent) -> TypeReclassification:

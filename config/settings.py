@@ -158,6 +158,12 @@ AGENT_PROBE_ALLOWED_NETWORKS = env.list("AGENT_PROBE_ALLOWED_NETWORKS", default=
 AGENT_PROBE_CONCURRENCY = env.int("AGENT_PROBE_CONCURRENCY", default=100)
 AGENT_PROBE_TIMEOUT = env.float("AGENT_PROBE_TIMEOUT", default=10.0)
 AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024)
+# Keys that seal owners' agent credentials (Fernet, comma-separated; the first seals,
+# all open). Required when DEBUG is off (a system check says so); bin/run keeps a
+# generated one in var/ for the demo.
+AGENT_CREDENTIAL_KEYS = env.list("AGENT_CREDENTIAL_KEYS", default=[])
+if not AGENT_CREDENTIAL_KEYS and DEBUG and (BASE_DIR / "var" / "credential.key").exists():
+    AGENT_CREDENTIAL_KEYS = [(BASE_DIR / "var" / "credential.key").read_text().strip()]
 # Name servers for the probe's asynchronous resolver ("host" or "host:port"); empty: the system's.
 AGENT_PROBE_NAMESERVERS = env.list("AGENT_PROBE_NAMESERVERS", default=[])
 # Agents per crawl job: probed together under the concurrency limit.

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from crawler.credentials import credentials_for, record_use
 from crawler.netsafety import BlockedAddressError, check_url_target
 from crawler.policy import Action, apply_probe_results
 from crawler.probe import ProbeLimits, run_probes
@@ -88,8 +89,12 @@ class AgentRefresh(APIView):
         except BlockedAddressError as exc:
             return Response({"detail": f"Not an allowed probe target: {exc}."}, status=status.HTTP_400_BAD_REQUEST)
         snapshot = CapabilitySnapshot.objects.filter(agent=agent).first()
-        [result] = run_probes([(agent.url, agent.protocol)], limits, routes=[route_of(snapshot)])
+        opened = credentials_for([agent.pk])
+        [result] = run_probes(
+            [(agent.url, agent.protocol)], limits, routes=[route_of(snapshot)], credentials=[opened.get(agent.pk)]
+        )
         [outcome] = apply_probe_results([(agent.pk, result)], actor=request.user.get_username()).outcomes
+        record_use([(agent.pk, outcome.error_kind)], opened)
         body: dict[str, Any] = {
             "url": agent.url,
             "type": outcome.new_type,

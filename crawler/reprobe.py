@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import Q
 
 from audit.models import Source
+from crawler.credentials import credentials_for
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
 from crawler.probe import ProbeLimits, ProbeResult, iter_probe_batches
 from crawler.routes import route_of
@@ -144,7 +145,9 @@ def probe_and_plan(
     done = 0
     targets = [(a.url, a.protocol) for a in agents]
     routes = [route_of(getattr(a, "snapshot", None)) for a in agents]
-    for batch in iter_probe_batches(targets, limits, routes=routes):
+    opened = credentials_for(a.pk for a in agents)
+    credentials = [opened.get(a.pk) for a in agents]
+    for batch in iter_probe_batches(targets, limits, routes=routes, credentials=credentials):
         for index, result in batch:
             agent = agents[index]
             snapshot = getattr(agent, "snapshot", None)

@@ -10,7 +10,9 @@ import aiohttp
 from yarl import URL
 
 from crawler.netsafety import ip_literal
+from crawler.probe.auth import SignIn
 from crawler.probe.limits import MAX_JSON_ITEMS, Budget, ProbeFailure, ProbeLimits
+from crawler.probe.tools import clean_text
 from registry.types import ProbeErrorKind
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -18,12 +20,16 @@ CHUNK = 64 * 1024
 
 
 class HttpClient:
-    """One probe's requests through the crawl's shared session."""
+    """One probe's requests through the crawl's shared session, signed with the
+    owner's credential where it belongs (crawler.probe.auth)."""
 
-    def __init__(self, session: aiohttp.ClientSession, limits: ProbeLimits, budget: Budget) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, limits: ProbeLimits, budget: Budget, sign_in: SignIn | None = None
+    ) -> None:
         self.session = session
         self.limits = limits
         self.budget = budget
+        self.sign_in = sign_in
 
     def _check_target(self, url: URL) -> None:
         if url.scheme not in ("http", "https"):
@@ -33,18 +39,41 @@ class HttpClient:
             self.limits.address_policy.check(literal)
 
     async def request(
-        self, method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
     ) -> aiohttp.ClientResponse:
-        """Send, following redirects by hand so every hop's target is checked."""
+        """Send, following redirects by hand so every hop's target is checked (and
+        signed only on the agent's origin). A login wall raises: ``auth_required``,
+        or ``auth_failed`` when credentials were sent."""
         target = URL(url, encoded=False)
-        for _ in range(self.limits.max_redirects + 1):
+        retried = False
+        hops = 0
+        while hops <= self.limits.max_redirects:
             self._check_target(target)
-            response = await self.session.request(method, target, data=body, headers=headers, allow_redirects=False)
+            signed = self.sign_in.headers_for(target) if self.sign_in is not None and sign else {}
+            response = await self.session.request(
+                method, target, data=body, headers={**(headers or {}), **signed}, allow_redirects=False
+            )
+            if response.status in (401, 403):
+                challenge = response.headers.get("WWW-Authenticate", "")
+                text = await _excerpt(response, self.budget)
+                if self.sign_in is not None and sign and not retried and await self.sign_in.refresh(self, challenge):
+                    retried = True
+                    continue
+                kind = ProbeErrorKind.AUTH_FAILED if signed else ProbeErrorKind.AUTH_REQUIRED
+                why = "rejected the saved credentials" if signed else "requires authentication"
+                raise ProbeFailure(kind, f"HTTP {response.status}: the agent {why}" + (f": {text}" if text else ""))
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response
             response.release()
             target = target.join(URL(location))
+            hops += 1
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"more than {self.limits.max_redirects} redirects")
 
     async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
@@ -64,9 +93,18 @@ class HttpClient:
             await asyncio.sleep(0)
 
 
+async def _excerpt(response: aiohttp.ClientResponse, budget: Budget, limit: int = 200) -> str:
+    """The start of an error body, as the agent's own words for its owner."""
+    async with response:
+        try:
+            chunk = await response.content.read(limit * 4)
+        except (aiohttp.ClientError, TimeoutError):
+            return ""
+    budget.spend(len(chunk))
+    return clean_text(" ".join(chunk.decode("utf-8", "replace").split()), limit)
+
+
 def check_status(response: aiohttp.ClientResponse) -> None:
-    if response.status in (401, 403):
-        raise ProbeFailure(ProbeErrorKind.AUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
     if response.status >= 400:
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
 

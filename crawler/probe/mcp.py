@@ -76,8 +76,7 @@ class Refused(ProbeFailure):
 
 
 def _auth_or_server_error(response: aiohttp.ClientResponse) -> None:
-    if response.status in (401, 403):
-        raise ProbeFailure(ProbeErrorKind.AUTH_REQUIRED, f"HTTP {response.status}: the agent requires authentication")
+    # 401/403 never get here: HttpClient.request raises auth_required or auth_failed.
     if response.status >= 500:
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
 

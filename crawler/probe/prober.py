@@ -8,9 +8,11 @@ import time
 
 import aiohttp
 
+from crawler.credentials import Credential
 from crawler.netsafety import BlockedAddressError
 from crawler.probe.a2a import probe_a2a
 from crawler.probe.adcp import ask_declaration
+from crawler.probe.auth import SignIn
 from crawler.probe.http import HttpClient
 from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult
 from crawler.probe.mcp import Route, probe_mcp
@@ -29,12 +31,17 @@ class Prober:
         self.session = session
         self.limits = limits
 
-    async def probe(self, url: str, protocol: str, remembered: Route | None = None) -> ProbeResult:
+    async def probe(
+        self, url: str, protocol: str, remembered: Route | None = None, credential: Credential | None = None
+    ) -> ProbeResult:
         started = time.monotonic()
         result = ProbeResult(url=url, protocol=protocol)
         try:
             async with asyncio.timeout(self.limits.deadline):
-                http = HttpClient(self.session, self.limits, Budget(self.limits.max_bytes))
+                sign_in = SignIn(credential, url) if credential is not None else None
+                http = HttpClient(self.session, self.limits, Budget(self.limits.max_bytes), sign_in)
+                if sign_in is not None:
+                    await sign_in.prepare(http)
                 if protocol == Protocol.A2A:
                     tools, card_url = await probe_a2a(http, url, remembered.endpoint if remembered else "")
                     route = Route(Transport.A2A, "", card_url)
@@ -51,9 +58,16 @@ class Prober:
             result.endpoint = clean_text(route.endpoint, 2048)
         except Exception as exc:  # whatever a stranger's server causes ends as this agent's error kind
             result.error_kind, message = _error(exc, self.limits.deadline, url)
-            result.error_message = clean_text(message, ERROR_MESSAGE_LIMIT)
+            result.error_message = clean_text(_masked(message, credential), ERROR_MESSAGE_LIMIT)
         result.elapsed = time.monotonic() - started
         return result
+
+
+def _masked(message: str, credential: Credential | None) -> str:
+    """An agent may echo what it was sent: no secret leaves the probe in a message."""
+    for secret in credential.secrets if credential is not None else ():
+        message = message.replace(secret, "[credential]")
+    return message
 
 
 def _error(exc: Exception, deadline: float, url: str) -> tuple[ProbeErrorKind, str]:

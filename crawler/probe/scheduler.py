@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp.resolver import AsyncResolver
 
+from crawler.credentials import Credential
 from crawler.netsafety import SafeResolver
 from crawler.probe.limits import ProbeLimits, ProbeResult
 from crawler.probe.mcp import Route
@@ -28,10 +29,12 @@ async def probe_many(
     limits: ProbeLimits,
     sink: Sink | None = None,
     routes: Sequence[Route | None] | None = None,
+    credentials: Sequence[Credential | None] | None = None,
 ) -> list[ProbeResult]:
     """Probe ``(url, protocol)`` pairs concurrently; results in the same order.
 
-    ``routes[i]`` is the route target ``i`` answered on last time, tried first.
+    ``routes[i]`` is the route target ``i`` answered on last time, tried first;
+    ``credentials[i]`` its owner's credential, sent only to its origin.
 
     ``sink(index, result)`` is called as each probe finishes, for callers that
     write results while slower probes are still running.
@@ -43,7 +46,9 @@ async def probe_many(
     dns = AsyncResolver(nameservers=list(limits.nameservers) or None, timeout=limits.deadline, tries=1)
     resolver = SafeResolver(limits.address_policy, dns, lookups_per_domain=limits.lookups_per_domain)
     try:
-        return await _probe_all(targets, limits, resolver, sink, routes or [None] * len(targets))
+        return await _probe_all(
+            targets, limits, resolver, sink, routes or [None] * len(targets), credentials or [None] * len(targets)
+        )
     finally:
         # Ours to close (the connector closes only a resolver it made): lookups
         # still pending are cancelled while the loop can take their callbacks.
@@ -56,6 +61,7 @@ async def _probe_all(
     resolver: SafeResolver,
     sink: Sink | None,
     routes: Sequence[Route | None],
+    credentials: Sequence[Credential | None],
 ) -> list[ProbeResult]:
     connector = aiohttp.TCPConnector(
         limit=0,  # the semaphores below bound the sockets
@@ -74,9 +80,9 @@ async def _probe_all(
     ) as session:
         prober = Prober(session, limits)
 
-        async def probe_slotted(url: str, protocol: str, route: Route | None) -> ProbeResult:
+        async def probe_slotted(index: int, url: str, protocol: str) -> ProbeResult:
             async with active:
-                task = asyncio.ensure_future(prober.probe(url, protocol, route))
+                task = asyncio.ensure_future(prober.probe(url, protocol, routes[index], credentials[index]))
                 done, _ = await asyncio.wait({task}, timeout=limits.slow_after)
                 if done:
                     return task.result()
@@ -88,7 +94,7 @@ async def _probe_all(
                 slow.release()
 
         async def one(index: int, url: str, protocol: str) -> ProbeResult:
-            result = await probe_slotted(url, protocol, routes[index])
+            result = await probe_slotted(index, url, protocol)
             if sink is not None:
                 sink(index, result)
             return result
@@ -97,10 +103,13 @@ async def _probe_all(
 
 
 def run_probes(
-    targets: Sequence[tuple[str, str]], limits: ProbeLimits, routes: Sequence[Route | None] | None = None
+    targets: Sequence[tuple[str, str]],
+    limits: ProbeLimits,
+    routes: Sequence[Route | None] | None = None,
+    credentials: Sequence[Credential | None] | None = None,
 ) -> list[ProbeResult]:
     """Probe from synchronous code in a fresh event loop; results in order."""
-    return asyncio.run(probe_many(targets, limits, routes=routes))
+    return asyncio.run(probe_many(targets, limits, routes=routes, credentials=credentials))
 
 
 _DONE = object()
@@ -108,7 +117,10 @@ _DONE = object()
 
 @contextmanager
 def probing_thread(
-    targets: Sequence[tuple[str, str]], limits: ProbeLimits, routes: Sequence[Route | None] | None = None
+    targets: Sequence[tuple[str, str]],
+    limits: ProbeLimits,
+    routes: Sequence[Route | None] | None = None,
+    credentials: Sequence[Credential | None] | None = None,
 ) -> Iterator[queue.Queue[Any]]:
     """Probe in a thread with its own event loop; ``(index, result)`` pairs arrive on the queue.
 
@@ -124,7 +136,11 @@ def probing_thread(
         nonlocal task
         asyncio.set_event_loop(loop)
         try:
-            task = loop.create_task(probe_many(targets, limits, sink=lambda i, r: finished.put((i, r)), routes=routes))
+            task = loop.create_task(
+                probe_many(
+                    targets, limits, sink=lambda i, r: finished.put((i, r)), routes=routes, credentials=credentials
+                )
+            )
             started.set()
             loop.run_until_complete(task)
         except asyncio.CancelledError:
@@ -153,6 +169,7 @@ def iter_probe_batches(
     limits: ProbeLimits,
     *,
     routes: Sequence[Route | None] | None = None,
+    credentials: Sequence[Credential | None] | None = None,
     max_batch: int = 500,
     max_wait: float = 0.5,
 ) -> Generator[list[tuple[int, ProbeResult]]]:
@@ -161,7 +178,7 @@ def iter_probe_batches(
     The caller's thread writes each batch while slower probes are still in
     flight; a caller that stops iterating stops the probes.
     """
-    with probing_thread(targets, limits, routes) as finished:
+    with probing_thread(targets, limits, routes, credentials) as finished:
         batch: list[tuple[int, ProbeResult]] = []
         batch_started = 0.0
         while True:

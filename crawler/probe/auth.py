@@ -1,0 +1,155 @@
+"""Signing a probe's requests with the agent owner's credential.
+
+Credentials go only to the agent's own origin (scheme, host and port of its
+registered URL): a redirect or an endpoint on another origin gets no
+credential. OAuth client credentials fetch an access token from ``token_url``,
+or discover it as MCP clients do: the 401's ``WWW-Authenticate: Bearer
+resource_metadata=...`` (RFC 9728) -> ``authorization_servers`` -> the
+authorization server's metadata (RFC 8414, then OpenID discovery) ->
+``token_endpoint``; every URL on that path is fetched like a probe's (address
+policy, byte budget, deadline). Access tokens are cached until shortly before
+they expire.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from yarl import URL
+
+from crawler.credentials import Credential
+from crawler.probe.limits import ProbeFailure
+from registry.types import ProbeErrorKind
+
+if TYPE_CHECKING:
+    from crawler.probe.http import HttpClient
+
+TOKEN_MARGIN = 30.0  # seconds before expiry a cached token is no longer used
+_RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]{1,2048})"')
+_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def forget_tokens() -> None:
+    """Drop every cached access token (tests; a rotated client secret)."""
+    with _tokens_lock:
+        _tokens.clear()
+
+
+class SignIn:
+    """One agent's credential, for the requests of one probe."""
+
+    def __init__(self, credential: Credential, agent_url: str) -> None:
+        self.credential = credential
+        self.origin = _origin(URL(agent_url))
+        self.access_token = ""
+        self._refreshing = False
+
+    def headers_for(self, url: URL) -> dict[str, str]:
+        if _origin(url) != self.origin:
+            return {}
+        fields = self.credential.fields
+        if self.credential.scheme == "bearer":
+            return {"Authorization": f"Bearer {fields['token']}"}
+        if self.credential.scheme == "header":
+            return {fields["name"]: fields["value"]}
+        return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+
+    async def prepare(self, http: HttpClient) -> None:
+        """Fetch (or reuse) an access token when its endpoint is already known."""
+        if self.credential.scheme == "oauth_client_credentials" and self.credential.fields.get("token_url"):
+            self.access_token = await self._token(http, self.credential.fields["token_url"])
+
+    async def refresh(self, http: HttpClient, www_authenticate: str) -> bool:
+        """After a 401: get a token (discovering where) and say whether to retry once."""
+        if self.credential.scheme != "oauth_client_credentials" or self._refreshing:
+            return False
+        self._refreshing = True
+        try:
+            token_url = self.credential.fields.get("token_url") or await self._discover(http, www_authenticate)
+            self.access_token = await self._token(http, token_url, cached=False)
+            return True
+        finally:
+            self._refreshing = False
+
+    async def _json(self, http: HttpClient, url: str) -> dict[str, Any]:
+        from crawler.probe.http import check_status, parse_json
+
+        response = await http.request("GET", url, headers={"Accept": "application/json"})
+        async with response:
+            check_status(response)
+            document = parse_json(await http.read_body(response), "the OAuth metadata")
+        if not isinstance(document, dict):
+            raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the OAuth metadata is not a JSON object")
+        return document
+
+    async def _discover(self, http: HttpClient, www_authenticate: str) -> str:
+        match = _RESOURCE_METADATA.search(www_authenticate)
+        if not match:
+            raise ProbeFailure(
+                ProbeErrorKind.AUTH_FAILED, "no token_url saved, and the agent's 401 names no resource_metadata"
+            )
+        resource = await self._json(http, match.group(1))
+        servers = resource.get("authorization_servers")
+        if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+            raise ProbeFailure(
+                ProbeErrorKind.AUTH_FAILED, "the protected-resource metadata names no authorization server"
+            )
+        issuer = URL(servers[0])
+        path = issuer.path.rstrip("/")
+        for well_known in ("oauth-authorization-server", "openid-configuration"):
+            # RFC 8414 inserts the well-known segment before the issuer's path.
+            metadata_url = str(issuer.with_path(f"/.well-known/{well_known}{path}"))
+            try:
+                metadata = await self._json(http, metadata_url)
+            except ProbeFailure:
+                continue
+            endpoint = metadata.get("token_endpoint")
+            if isinstance(endpoint, str):
+                return endpoint
+        raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the authorization server publishes no token_endpoint")
+
+    async def _token(self, http: HttpClient, token_url: str, *, cached: bool = True) -> str:
+        from crawler.probe.http import parse_json
+
+        fields = self.credential.fields
+        key = (token_url, fields["client_id"], fields.get("scope", ""))
+        with _tokens_lock:
+            token, expires = _tokens.get(key, ("", 0.0))
+        if cached and token and expires > time.monotonic():
+            return token
+        form = {"grant_type": "client_credentials", "client_id": fields["client_id"]}
+        form["client_secret"] = fields["client_secret"]
+        if fields.get("scope"):
+            form["scope"] = fields["scope"]
+        body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        response = await http.request("POST", token_url, body=body, headers=headers, sign=False)
+        async with response:
+            if response.status >= 400:
+                raise ProbeFailure(
+                    ProbeErrorKind.AUTH_FAILED, f"the token endpoint refused the client (HTTP {response.status})"
+                )
+            document = parse_json(await http.read_body(response), "the token response")
+        issued = document.get("access_token") if isinstance(document, dict) else None
+        if not isinstance(issued, str) or not issued:
+            raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the token response has no access_token")
+        token = issued
+        lifetime = document.get("expires_in")
+        seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 300.0
+        with _tokens_lock:
+            _tokens[key] = (token, time.monotonic() + max(0.0, seconds - TOKEN_MARGIN))
+        return token
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
