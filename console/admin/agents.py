@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,7 +14,7 @@ from django.utils.http import urlencode
 from console.admin.base import ReadOnlyModelAdmin
 from console.twostep import two_step_action
 from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue, jobs_are_inline, run_reprobe
-from crawler.models import ReprobeRun
+from crawler.models import AgentCredential, CredentialChange, ReprobeRun
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, Disagreement
 from registry.review import adopt_inferred, keep_published, review_plan
@@ -101,7 +102,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     # The published type changes only through the audited type rules.
-    readonly_fields = ["type", "review_decision", "created_at", "updated_at", "history_link"]
+    readonly_fields = ["type", "review_decision", "created_at", "updated_at", "history_link", "credentials"]
     fields = [
         "url",
         "name",
@@ -110,11 +111,51 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         "monitoring_paused",
         "review_decision",
         "history_link",
+        "credentials",
         "created_at",
         "updated_at",
     ]
     inlines = [CapabilitySnapshotInline]
-    actions = ["pause_monitoring", "resume_monitoring", "probe_now", "reprobe_selected"]
+    actions = ["pause_monitoring", "resume_monitoring", "probe_now", "reprobe_selected", "clear_credentials"]
+
+    @admin.display(description="saved credentials")
+    def credentials(self, agent: Agent) -> str:
+        """What the owner saved and how it went; the secret is never shown (nor readable here)."""
+        credential = AgentCredential.objects.filter(agent=agent).first() if agent.pk else None
+        history = reverse("admin:crawler_credentialchange_changelist")
+        link = format_html('<a href="{}?{}">changes</a>', history, urlencode({"agent_url": agent.url}))
+        if credential is None:
+            return format_html("none ({})", link)
+        used = (
+            f"{credential.last_used_at:%Y-%m-%d %H:%M}: {credential.last_result}"
+            if credential.last_used_at
+            else "not yet used"
+        )
+        return format_html(
+            "{} set by {} at {}; last used {} ({})",
+            credential.get_scheme_display(),
+            credential.set_by,
+            f"{credential.set_at:%Y-%m-%d %H:%M}",
+            used,
+            link,
+        )
+
+    @admin.action(description="Clear saved credentials", permissions=["change"])
+    def clear_credentials(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        actor = request.user.get_username()
+        with transaction.atomic():
+            cleared = list(
+                AgentCredential.objects.select_for_update().filter(agent__in=queryset).select_related("agent")
+            )
+            for credential in cleared:
+                CredentialChange.objects.create(
+                    agent_url=credential.agent.url,
+                    action=CredentialChange.Action.REMOVE,
+                    scheme=credential.scheme,
+                    actor=actor,
+                )
+            AgentCredential.objects.filter(pk__in=[c.pk for c in cleared]).delete()
+        self.message_user(request, f"Saved credentials cleared for {counted(len(cleared), 'agent')}.", messages.SUCCESS)
 
     @admin.display(description="inferred type", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 TOKEN_MARGIN = 30.0  # seconds before expiry a cached token is no longer used
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]{1,2048})"')
 _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+# Token endpoints found by discovery, per agent origin and client: later probes skip discovery.
+_endpoints: dict[tuple[tuple[str, str | None, int | None], str], str] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -41,6 +43,7 @@ def forget_tokens() -> None:
     """Drop every cached access token (tests; a rotated client secret)."""
     with _tokens_lock:
         _tokens.clear()
+        _endpoints.clear()
 
 
 class SignIn:
@@ -62,10 +65,15 @@ class SignIn:
             return {fields["name"]: fields["value"]}
         return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
 
+    def _known_token_url(self) -> str:
+        with _tokens_lock:
+            discovered = _endpoints.get((self.origin, self.credential.fields.get("client_id", "")), "")
+        return self.credential.fields.get("token_url") or discovered
+
     async def prepare(self, http: HttpClient) -> None:
         """Fetch (or reuse) an access token when its endpoint is already known."""
-        if self.credential.scheme == "oauth_client_credentials" and self.credential.fields.get("token_url"):
-            self.access_token = await self._token(http, self.credential.fields["token_url"])
+        if self.credential.scheme == "oauth_client_credentials" and (token_url := self._known_token_url()):
+            self.access_token = await self._token(http, token_url)
 
     async def refresh(self, http: HttpClient, www_authenticate: str) -> bool:
         """After a 401: get a token (discovering where) and say whether to retry once."""
@@ -73,8 +81,10 @@ class SignIn:
             return False
         self._refreshing = True
         try:
-            token_url = self.credential.fields.get("token_url") or await self._discover(http, www_authenticate)
+            token_url = self._known_token_url() or await self._discover(http, www_authenticate)
             self.access_token = await self._token(http, token_url, cached=False)
+            with _tokens_lock:
+                _endpoints[(self.origin, self.credential.fields["client_id"])] = token_url
             return True
         finally:
             self._refreshing = False

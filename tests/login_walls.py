@@ -1,0 +1,151 @@
+"""Agents behind a login on 127.0.0.1, for the credential tests.
+
+* bearer: the official ``mcp`` server's bearer-auth middleware (its 401 carries
+  RFC 9728 ``resource_metadata``), accepting one static token;
+* oauth: the same middleware, accepting tokens issued by a small authorization
+  server of our own (RFC 8414 metadata, a client-credentials token endpoint,
+  tokens that expire);
+* header: an agent that wants ``X-Api-Key``;
+* leaky: an agent that redirects to another origin, where what arrives is recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from crawler.demo_fleet import ServerThread, _tool_function, combine, mcp_routes, mcp_server
+from tests.servers import SALES_TOOLS, closed_port
+
+BEARER_TOKEN = "bearer-s3cret-7d1f0c"
+HEADER_SECRET = "api-key-s3cret-52b9e1"
+OAUTH_CLIENT_ID = "registry-crawler"
+OAUTH_SECRET = "client-s3cret-a4e8f2"
+TOKEN_LIFETIME = 60
+
+
+@dataclass
+class LoginWalls:
+    bearer: str
+    oauth: str
+    header: str
+    leaky: str
+    token_url: str
+    tokens_issued: list[str] = field(default_factory=list)
+    seen_elsewhere: list[dict[str, str]] = field(default_factory=list)
+
+
+class _StaticVerifier:
+    async def verify_token(self, token: str) -> AccessToken | None:
+        return AccessToken(token=token, client_id="owner", scopes=[]) if token == BEARER_TOKEN else None
+
+
+class _IssuedVerifier:
+    def __init__(self, issued: dict[str, float]) -> None:
+        self.issued = issued
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        expires = self.issued.get(token)
+        if expires is None or expires < time.time():
+            return None
+        return AccessToken(token=token, client_id=OAUTH_CLIENT_ID, scopes=[], expires_at=int(expires))
+
+
+def _protected(name: str, base: str, path: str, verifier: Any) -> Starlette:
+    server = MCPServer(
+        name,
+        auth=AuthSettings(
+            issuer_url=AnyHttpUrl(f"{base}/as"),
+            resource_server_url=AnyHttpUrl(f"{base}{path}"),
+            validate_token_resource=False,
+        ),
+        token_verifier=verifier,
+    )
+    for tool in SALES_TOOLS:
+        server.add_tool(_tool_function(tool), name=tool)
+    return server.streamable_http_app(streamable_http_path=path, json_response=True)
+
+
+def _authorization_server(base: str, issued: dict[str, float], walls: LoginWalls) -> list[Route]:
+    counter = itertools.count(1)
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse({"issuer": f"{base}/as", "token_endpoint": f"{base}/as/token"})
+
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        if (form.get("client_id"), form.get("client_secret")) != (OAUTH_CLIENT_ID, OAUTH_SECRET):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        value = f"access-{next(counter)}"
+        issued[value] = time.time() + TOKEN_LIFETIME
+        walls.tokens_issued.append(value)
+        return JSONResponse({"access_token": value, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME})
+
+    return [
+        Route("/.well-known/oauth-authorization-server/as", metadata),
+        Route("/as/token", token, methods=["POST"]),
+    ]
+
+
+class _RequireHeader:
+    def __init__(self, app: Any, path: str) -> None:
+        self.app, self.path = app, path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            headers = dict(scope["headers"])
+            if headers.get(b"x-api-key") != HEADER_SECRET.encode():
+                await JSONResponse({"error": "an X-Api-Key is required"}, status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def login_walls() -> Iterator[LoginWalls]:
+    ports = [closed_port() for _ in range(4)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    walls = LoginWalls(
+        bearer=f"{bases[0]}/bearer/mcp",
+        oauth=f"{bases[1]}/oauth/mcp",
+        header=f"{bases[2]}/header/mcp",
+        leaky=f"{bases[2]}/leaky/mcp",
+        token_url=f"{bases[1]}/as/token",
+    )
+    issued: dict[str, float] = {}
+
+    async def leak(request: Request) -> Response:
+        return RedirectResponse(f"{bases[3]}/elsewhere/mcp", status_code=307)
+
+    async def elsewhere(request: Request) -> Response:
+        walls.seen_elsewhere.append(dict(request.headers))
+        return JSONResponse({"error": "nothing here"}, status_code=404)
+
+    oauth = _protected("oauth", bases[1], "/oauth/mcp", _IssuedVerifier(issued))
+    oauth.router.routes.extend(_authorization_server(bases[1], issued, walls))
+    apps: list[Any] = [
+        _protected("bearer", bases[0], "/bearer/mcp", _StaticVerifier()),
+        oauth,
+        _RequireHeader(
+            combine([mcp_routes(mcp_server("header", SALES_TOOLS), "/header/mcp", json_response=True)],
+                    [Route("/leaky/mcp", leak, methods=["GET", "POST"])]),
+            "/header/mcp",
+        ),
+        Starlette(routes=[Route("/elsewhere/mcp", elsewhere, methods=["GET", "POST"])]),
+    ]  # fmt: skip
+    with ExitStack() as stack:
+        for app, port in zip(apps, ports, strict=True):
+            stack.enter_context(ServerThread(app, port=port))
+        yield walls

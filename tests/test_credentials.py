@@ -1,0 +1,237 @@
+"""Agents behind a login: owners save credentials, probes sign in with them, secrets stay secret."""
+
+import logging
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client, override_settings
+from pytest_django import DjangoCaptureOnCommitCallbacks
+from rest_framework.test import APIClient
+
+from crawler.jobs import crawl_chunk
+from crawler.models import AgentCredential, CredentialChange
+from crawler.probe.auth import forget_tokens
+from registry.models import Agent, CapabilitySnapshot
+from tests.factories import make_agent, make_profile, make_staff, register
+from tests.login_walls import BEARER_TOKEN, HEADER_SECRET, OAUTH_CLIENT_ID, OAUTH_SECRET, LoginWalls, login_walls
+
+
+@pytest.fixture(scope="module")
+def walls() -> Iterator[LoginWalls]:
+    with login_walls() as servers:
+        yield servers
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits_and_tokens() -> Iterator[None]:
+    cache.clear()
+    forget_tokens()
+    # Jobs run inline, as without Redis: the probe a saved credential triggers runs now.
+    with override_settings(REDIS_URL=""):
+        yield
+    cache.clear()
+
+
+def _owned(url: str, *, public: bool = True) -> tuple[Agent, APIClient]:
+    owner = User.objects.create_user(f"owner{User.objects.count()}")
+    profile = make_profile(is_public=public)
+    profile.owners.add(owner)
+    agent = make_agent(url)
+    register(profile, agent, "buying")  # declared before any probe
+    client = APIClient()
+    client.force_authenticate(owner)
+    return agent, client
+
+
+def _path(agent: Agent) -> str:
+    return f"/api/registry/agents/{quote(agent.url, safe='')}/credentials"
+
+
+def _crawl(agent: Agent) -> CapabilitySnapshot:
+    crawl_chunk([agent.pk], deadline=5.0)
+    return CapabilitySnapshot.objects.get(agent=agent)
+
+
+BODIES = {
+    "bearer": lambda walls: {"scheme": "bearer", "token": BEARER_TOKEN},
+    "header": lambda walls: {"scheme": "header", "name": "X-Api-Key", "value": HEADER_SECRET},
+    "oauth": lambda walls: {"scheme": "oauth_client_credentials", "client_id": OAUTH_CLIENT_ID,
+                            "client_secret": OAUTH_SECRET},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("wall", ["bearer", "header", "oauth"])
+def test_a_login_wall_is_classified_once_its_owner_saves_credentials(
+    db: None, walls: LoginWalls, wall: str, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    agent, client = _owned(getattr(walls, wall))
+    snapshot = _crawl(agent)
+    assert (snapshot.error_kind, snapshot.auth_required, snapshot.inferred_type) == ("auth_required", True, None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.put(_path(agent), BODIES[wall](walls), format="json")
+    assert response.status_code == 204, response.content
+    assert response["Registry-Probe"] == "enqueued"  # and, without Redis, already done
+    snapshot.refresh_from_db()
+    assert (snapshot.error_kind, snapshot.inferred_type, snapshot.auth_required) == ("", "sales", False)
+    credential = AgentCredential.objects.get(agent=agent)
+    assert (credential.last_result, credential.last_used_at is not None) == ("ok", True)
+    described = client.get(_path(agent)).json()
+    assert described["scheme"] == BODIES[wall](walls)["scheme"] and described["last_result"] == "ok"
+
+
+def test_oauth_discovers_the_token_endpoint_and_reuses_the_token(
+    db: None, walls: LoginWalls, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    agent, client = _owned(walls.oauth)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.put(_path(agent), BODIES["oauth"](walls), format="json")
+    assert CapabilitySnapshot.objects.get(agent=agent).inferred_type == "sales"  # discovered, signed in
+    issued = len(walls.tokens_issued)
+    cache.clear()
+    assert _crawl(agent).inferred_type == "sales"
+    assert len(walls.tokens_issued) == issued  # the cached access token, not a new one
+
+
+def test_a_saved_token_url_skips_discovery(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.oauth)
+    body = {**BODIES["oauth"](walls), "token_url": walls.token_url}
+    assert client.put(_path(agent), body, format="json").status_code == 204
+    assert _crawl(agent).inferred_type == "sales"
+
+
+@pytest.mark.parametrize(
+    "wall, body",
+    [
+        ("bearer", {"scheme": "bearer", "token": "wrong-token-8c1"}),
+        ("header", {"scheme": "header", "name": "X-Api-Key", "value": "wrong-key-8c1"}),
+    ],
+)
+def test_a_rejected_credential_is_auth_failed_never_unreachable(
+    db: None, walls: LoginWalls, wall: str, body: dict[str, str]
+) -> None:
+    agent, client = _owned(getattr(walls, wall))
+    client.put(_path(agent), body, format="json")
+    for _ in range(12):
+        cache.clear()
+        snapshot = _crawl(agent)
+    assert (snapshot.error_kind, snapshot.terminal_state, snapshot.auth_required) == ("auth_failed", "", True)
+    assert "rejected the saved credentials" in snapshot.error_message
+    assert AgentCredential.objects.get(agent=agent).last_result == "auth_failed"
+
+
+def test_a_redirect_to_another_origin_carries_no_credential(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.leaky)
+    client.put(_path(agent), {"scheme": "bearer", "token": BEARER_TOKEN}, format="json")
+    walls.seen_elsewhere.clear()
+    _crawl(agent)
+    assert walls.seen_elsewhere, "the redirect was followed"
+    assert not any(BEARER_TOKEN in value for headers in walls.seen_elsewhere for value in headers.values())
+    assert not any("authorization" in headers for headers in walls.seen_elsewhere)
+
+
+def test_secrets_never_appear_in_logs_pages_messages_or_the_database(
+    db: None, walls: LoginWalls, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent, client = _owned(walls.oauth)
+    secret = OAUTH_SECRET
+    caplog.set_level(logging.DEBUG)
+    client.put(_path(agent), {**BODIES["oauth"](walls), "client_secret": secret + "-wrong"}, format="json")
+    _crawl(agent)
+    staff = Client()
+    staff.force_login(make_staff())
+    responses = [
+        staff.get(f"/admin/registry/agent/{agent.pk}/change/"),
+        staff.get("/admin/crawler/credentialchange/"),
+        client.get(_path(agent)),
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    bodies = [r.getvalue().decode() for r in responses]
+    assert "OAuth client credentials set by" in bodies[0]
+    pages = [
+        *bodies,
+        str(CapabilitySnapshot.objects.filter(agent=agent).values().get()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sealed FROM crawler_agentcredential WHERE agent_id = %s", [agent.pk])
+        [(raw,)] = cursor.fetchall()
+    for text in [caplog.text, *pages, raw]:
+        assert secret not in text
+    assert "client_id" not in raw  # sealed, not merely the secret field left out
+
+
+def test_keys_rotate_and_every_credential_stays_readable(db: None, walls: LoginWalls) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with override_settings(AGENT_CREDENTIAL_KEYS=[old]):
+        agent, client = _owned(walls.bearer)
+        client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    with override_settings(AGENT_CREDENTIAL_KEYS=[new, old]):
+        call_command("rotate_agent_credentials", verbosity=0)
+    with override_settings(AGENT_CREDENTIAL_KEYS=[new]):  # the old key is gone
+        cache.clear()
+        assert _crawl(agent).inferred_type == "sales"
+
+
+@pytest.mark.parametrize(
+    "who, public, status",
+    [("stranger", True, 403), ("stranger", False, 404), ("staff", False, 204), ("anonymous", True, 401)],
+)
+def test_who_may_save_credentials(db: None, walls: LoginWalls, who: str, public: bool, status: int) -> None:
+    agent, _ = _owned(walls.bearer, public=public)
+    client = APIClient()
+    if who == "stranger":
+        client.force_authenticate(User.objects.create_user("eve"))
+    elif who == "staff":
+        client.force_authenticate(make_staff())
+    response = client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    assert response.status_code == status
+
+
+def test_an_unregistered_url_is_404_and_bad_bodies_name_the_field(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.bearer)
+    unknown = client.put("/api/registry/agents/https%3A%2F%2Fnobody.example.com%2Fmcp/credentials", {}, format="json")
+    assert unknown.status_code == 404
+    for body, field in [
+        ({"scheme": "basic"}, "scheme"),
+        ({"scheme": "bearer"}, "token"),
+        ({"scheme": "header", "name": "Host", "value": "x"}, "name"),
+        ({"scheme": "header", "name": "X-Key", "value": "a\r\nb"}, "value"),
+        ({"scheme": "oauth_client_credentials", "client_id": "c", "client_secret": "s", "token_url": "ftp://x"},
+         "token_url"),
+    ]:  # fmt: skip
+        response = client.put(_path(agent), body, format="json")
+        assert response.status_code == 400 and field in response.json(), (body, response.content)
+
+
+def test_changes_are_recorded_without_the_secret_and_delete_removes(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.bearer)
+    client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    assert client.delete(_path(agent)).status_code == 204
+    assert client.get(_path(agent)).status_code == 404
+    assert list(CredentialChange.objects.order_by("id").values_list("action", flat=True)) == [
+        "set",
+        "replace",
+        "remove",
+    ]
+    with pytest.raises(Exception, match="cannot be deleted"):
+        CredentialChange.objects.all().delete()
+
+
+def test_staff_clear_credentials_from_the_admin_and_the_change_is_recorded(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.bearer)
+    client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    staff = Client()
+    staff.force_login(make_staff("rita"))
+    response = staff.post(
+        "/admin/registry/agent/", {"action": "clear_credentials", "_selected_action": [agent.pk]}, follow=True
+    )
+    assert "Saved credentials cleared for 1 agent." in response.getvalue().decode()
+    assert not AgentCredential.objects.filter(agent=agent).exists()
+    assert CredentialChange.objects.values_list("action", "actor").first() == ("remove", "rita")
