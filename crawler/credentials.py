@@ -99,3 +99,27 @@ def _grouped(outcome: dict[int, str]) -> dict[str, list[int]]:
     for agent_id, result in outcome.items():
         groups.setdefault(result, []).append(agent_id)
     return groups
+
+
+def save_credential(agent_id: int, agent_url: str, credential: Credential, *, actor: str) -> str:
+    """Seal and save an agent's credential, recording who set or replaced it; returns the action."""
+    from django.db import transaction
+
+    from crawler.models import AgentCredential, CredentialChange
+
+    with transaction.atomic():
+        existing = AgentCredential.objects.select_for_update().filter(agent_id=agent_id).exists()
+        AgentCredential.objects.update_or_create(
+            agent_id=agent_id,
+            defaults={
+                "scheme": credential.scheme,
+                "sealed": seal(credential),
+                "set_by": actor,
+                "set_at": timezone.now(),
+                "last_used_at": None,
+                "last_result": "",
+            },
+        )
+        action = CredentialChange.Action.REPLACE if existing else CredentialChange.Action.SET
+        CredentialChange.objects.create(agent_url=agent_url, action=action, scheme=credential.scheme, actor=actor)
+    return action

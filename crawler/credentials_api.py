@@ -14,7 +14,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
@@ -23,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crawler.credentials import Credential, seal
+from crawler.credentials import Credential, save_credential
 from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue
 from crawler.models import AgentCredential, CredentialChange, CredentialScheme
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
@@ -162,23 +161,9 @@ class AgentCredentials(APIView):
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         scheme = fields.pop("scheme")
-        actor = request.user.get_username()
+        credential = Credential(scheme, {k: v for k, v in fields.items() if v})
         with transaction.atomic():
-            existing = AgentCredential.objects.select_for_update().filter(agent=agent).first()
-            sealed = seal(Credential(scheme, {k: v for k, v in fields.items() if v}))
-            AgentCredential.objects.update_or_create(
-                agent=agent,
-                defaults={
-                    "scheme": scheme,
-                    "sealed": sealed,
-                    "set_by": actor,
-                    "set_at": timezone.now(),
-                    "last_used_at": None,
-                    "last_result": "",
-                },
-            )
-            action = CredentialChange.Action.REPLACE if existing else CredentialChange.Action.SET
-            CredentialChange.objects.create(agent_url=agent.url, action=action, scheme=scheme, actor=actor)
+            save_credential(agent.pk, agent.url, credential, actor=request.user.get_username())
             probe = _probe_soon(agent)
         return Response(status=status.HTTP_204_NO_CONTENT, headers={"Registry-Probe": probe})
 

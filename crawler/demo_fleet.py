@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from members.demo import DEMO_BEARER_TOKEN
+
 # tool names per demo agent path (see members.demo)
 DEMO_MCP_AGENTS: dict[str, list[str]] = {
     "bidcliq": ["get_products", "create_media_buy", "list_authorized_properties", "get_media_buy_delivery"],
@@ -42,6 +44,8 @@ DEMO_ADCP3_AGENTS: dict[str, tuple[list[str], list[str]]] = {
     "gauge": (["measurement"], ["get_measurement_report"]),
 }
 DEMO_SILENT_AGENTS: tuple[str, ...] = ("silent",)
+# Behind a bearer token (members.demo.DEMO_BEARER_TOKEN), which the demo owner saved.
+DEMO_BEARER_AGENTS: dict[str, list[str]] = {"vault": ["get_products", "create_media_buy"]}
 
 
 def _tool_function(name: str) -> Callable[..., str]:
@@ -176,11 +180,28 @@ def combine(apps: Sequence[Starlette], extra_routes: Sequence[BaseRoute] = ()) -
     return Starlette(routes=[*routes, *extra_routes], lifespan=lifespan)
 
 
+class RequireBearer:
+    """ASGI wrapper: these paths answer 401 without ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, paths: Sequence[str], token: str) -> None:
+        self.app, self.paths, self.expected = app, set(paths), f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            if dict(scope["headers"]).get(b"authorization") != self.expected:
+                response = JSONResponse({"error": "invalid_token"}, status_code=401)
+                response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def demo_fleet_app() -> Any:
     apps = [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MCP_AGENTS.items()]
     apps += [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MODERN_ONLY_AGENTS.items()]
     apps += [sse_routes(mcp_server(n, tools), f"/{n}") for n, tools in DEMO_SSE_AGENTS.items()]
     apps.append(mcp_routes(mcp_server("harbor", DEMO_ORIGIN_AGENT), "/mcp"))
+    apps += [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_BEARER_AGENTS.items()]
     apps += [
         mcp_routes(adcp3_mcp_server(n, protocols, tools), f"/{n}/mcp")
         for n, (protocols, tools) in DEMO_ADCP3_AGENTS.items()
@@ -190,7 +211,8 @@ def demo_fleet_app() -> Any:
         extra += a2a_card_routes(name, skills, card_url=f"/{name}/.well-known/agent-card.json")
     for name in DEMO_SILENT_AGENTS:
         extra.append(Route(f"/{name}/mcp", _never_answer, methods=["GET", "POST"]))
-    return ModernOnly(combine(apps, extra), [f"/{n}/mcp" for n in DEMO_MODERN_ONLY_AGENTS])
+    fleet = ModernOnly(combine(apps, extra), [f"/{n}/mcp" for n in DEMO_MODERN_ONLY_AGENTS])
+    return RequireBearer(fleet, [f"/{n}/mcp" for n in DEMO_BEARER_AGENTS], DEMO_BEARER_TOKEN)
 
 
 class ServerThread:

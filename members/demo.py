@@ -43,4 +43,10 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     DemoAgent("civic", "Civic Trust", "/civic/mcp", AgentType.GOVERNANCE, "Civic Governance"),
     DemoAgent("marque", "Marque", "/marque/mcp", AgentType.BRAND, "Marque Brand Identity"),
     DemoAgent("gauge", "Gauge Analytics", "/gauge/mcp", AgentType.MEASUREMENT, "Gauge Measurement"),
+    # Behind a login: its owner (the demo user "vault-owner") saved the token.
+    DemoAgent("vault", "Vault Media", "/vault/mcp", AgentType.SALES, "Vault (behind a bearer token)"),
 )
+
+# The demo's own token for Vault: not a secret, the demo fleet accepts it on 127.0.0.1.
+DEMO_BEARER_TOKEN = "demo-vault-token-not-a-secret"
+DEMO_OWNER = "vault-owner"

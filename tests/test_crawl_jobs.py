@@ -24,6 +24,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 @pytest.fixture
 def demo_registry(db: None, demo_fleet: str) -> str:
     call_command("seed_demo", fleet_url=demo_fleet, verbosity=0)
+    call_command("seed_demo_credentials", fleet_url=demo_fleet, verbosity=0)
     return demo_fleet
 
 
@@ -39,7 +40,7 @@ def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.Captu
     call_command("crawl_agents", sync=True, timeout=1.0)
     out = capsys.readouterr().out
     assert (
-        "15 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, 0 need credentials, "
+        "16 probed, 0 promoted, 2 new disagreements, 2 answered without a known tool, 0 need credentials, "
         "failed: timeout 1" in out
     )
     assert _types() == {
@@ -60,6 +61,8 @@ def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.Captu
         "civic": ("governance", "governance"),
         "marque": ("brand", "brand"),
         "gauge": ("measurement", "measurement"),
+        # behind a bearer token its owner saved
+        "vault": ("sales", "sales"),
     }
     routes = dict(CapabilitySnapshot.objects.values_list("agent__registration__profile__slug", "transport"))
     assert (routes["lumen"], routes["relay"], routes["meridian"]) == ("streamable_http", "sse", "a2a")
@@ -69,7 +72,7 @@ def test_the_demo_crawl_tells_the_story(demo_registry: str, capsys: pytest.Captu
 
     with override_settings(AGENT_CRAWL_MIN_INTERVAL=0):  # the next hour's crawl
         call_command("crawl_agents", sync=True, timeout=1.0)
-    assert "15 probed" in capsys.readouterr().out
+    assert "16 probed" in capsys.readouterr().out
     assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
 
 
@@ -160,9 +163,9 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     # django-rq enqueues when the surrounding transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
-    assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 15, 5)
+    assert (start.started, start.inline, start.agents, start.chunks) == (True, False, 16, 6)
     queue = django_rq.get_queue("crawl")
-    assert queue.count == 5
+    assert queue.count == 6
 
     again = jobs.start_crawl()
     assert not again.started and start.run_id in again.reason
@@ -170,7 +173,7 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     worker = SimpleWorker([queue], connection=queue.connection)
     worker.work(burst=True)
     assert queue.count == 0
-    assert CapabilitySnapshot.objects.count() == 15
+    assert CapabilitySnapshot.objects.count() == 16
     assert _types()["bidcliq"] == ("buying", "sales")
     assert set(TypeReclassification.objects.filter(source="crawler_disagreement").values_list("run_id", flat=True)) == {
         __import__("uuid").UUID(start.run_id)
@@ -178,7 +181,7 @@ def test_a_crawl_runs_through_a_real_rq_worker(
     # The last chunk released the lock: the next scheduled crawl starts.
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
     with override_settings(AGENT_CRAWL_MIN_INTERVAL=0), django_capture_on_commit_callbacks(execute=True):
-        assert jobs.scheduled_crawl()["chunks"] == 5
+        assert jobs.scheduled_crawl()["chunks"] == 6
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is not None
 
 
@@ -202,7 +205,7 @@ def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
         patch.setattr(jobs, "apply_probe_results", database_restarting)
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     retrying = queue.scheduled_job_registry.get_job_ids()
-    assert len(retrying) == 5 and CapabilitySnapshot.objects.count() == 0
+    assert len(retrying) == 6 and CapabilitySnapshot.objects.count() == 0
     # While RQ holds the retries, the schedule must not start a crawl over the same agents.
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) == start.run_id.encode()
     assert jobs.scheduled_crawl()["started"] is False
@@ -210,7 +213,7 @@ def test_a_failed_chunk_holds_the_crawl_lock_until_its_retry_succeeds(
     for job_id in retrying:  # the retry interval has passed
         queue.scheduled_job_registry.requeue(job_id)
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert CapabilitySnapshot.objects.count() == 15
+    assert CapabilitySnapshot.objects.count() == 16
     assert redis_queue.get(jobs.CRAWL_LOCK_KEY) is None
 
 
@@ -239,12 +242,12 @@ def test_an_agent_paused_while_its_chunk_waits_in_the_queue_is_not_probed(
 
     with django_capture_on_commit_callbacks(execute=True):
         start = jobs.start_crawl(deadline=1.0)
-    assert start.agents == 15
+    assert start.agents == 16
     paused = Agent.objects.get(url=f"{demo_registry}/bidcliq/mcp")
     Agent.objects.filter(pk=paused.pk).update(monitoring_paused=True)  # staff pause it before a worker is free
 
     queue = django_rq.get_queue("crawl")
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert CapabilitySnapshot.objects.count() == 14
+    assert CapabilitySnapshot.objects.count() == 15
     assert not CapabilitySnapshot.objects.filter(agent=paused).exists()
     assert not TypeReclassification.objects.filter(agent_url=paused.url).exclude(source="member_write").exists()

@@ -1,0 +1,33 @@
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from crawler.credentials import Credential, save_credential
+from members.demo import DEFAULT_FLEET_URL, DEMO_BEARER_TOKEN, DEMO_OWNER
+from members.models import MemberProfile
+from registry.canonical import canonicalize_agent_url
+from registry.models import Agent
+
+
+class Command(BaseCommand):
+    help = (
+        "Save the demo owner's bearer token for the demo agent behind a login (run after seed_demo), "
+        "as an owner would through the credentials API. Safe to run again."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--fleet-url", default=DEFAULT_FLEET_URL)
+
+    def handle(self, *args: Any, fleet_url: str, **options: Any) -> None:
+        url = canonicalize_agent_url(fleet_url.rstrip("/") + "/vault/mcp")
+        agent = Agent.objects.filter(url=url).first()
+        if agent is None:
+            raise CommandError(f"No demo agent at {url}: run seed_demo --fleet-url {fleet_url} first.")
+        owner, _ = User.objects.get_or_create(username=DEMO_OWNER)
+        MemberProfile.objects.get(slug="vault").owners.add(owner)
+        if hasattr(agent, "credential"):
+            self.stdout.write(f"The demo credential for {url} is already saved.")
+            return
+        save_credential(agent.pk, agent.url, Credential("bearer", {"token": DEMO_BEARER_TOKEN}), actor=DEMO_OWNER)
+        self.stdout.write(f"Saved the demo owner's bearer token for {url}.")
