@@ -123,6 +123,8 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
                 "published_type": ma.agent.type,
                 "inferred_type": ma.inferred_type,
                 "auth_required": bool(ma.agent.snapshot.auth_required) if _has_snapshot(ma.agent) else False,
+                # The last probe's failure in the agent's own words (e.g. why saved credentials were rejected).
+                "probe_error": _probe_error(ma.agent),
                 "explanation": explain(
                     rule=ma.rule,
                     declared=ma.declared_type,
@@ -135,6 +137,13 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
             for ma in agents
         ],
     }
+
+
+def _probe_error(agent: Agent) -> dict[str, str] | None:
+    snapshot = getattr(agent, "snapshot", None)
+    if snapshot is None or not snapshot.error_kind:
+        return None
+    return {"kind": snapshot.error_kind, "message": snapshot.error_message}
 
 
 def _has_snapshot(agent: Agent) -> bool:

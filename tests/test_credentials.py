@@ -235,3 +235,28 @@ def test_staff_clear_credentials_from_the_admin_and_the_change_is_recorded(db: N
     assert "Saved credentials cleared for 1 agent." in response.getvalue().decode()
     assert not AgentCredential.objects.filter(agent=agent).exists()
     assert CredentialChange.objects.values_list("action", "actor").first() == ("remove", "rita")
+
+
+def test_the_owner_sees_why_saved_credentials_were_rejected(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.header)
+    client.put(_path(agent), {"scheme": "header", "name": "X-Api-Key", "value": "wrong-key-9d2"}, format="json")
+    _crawl(agent)
+    slug = agent.registration.profile.slug
+    [document] = client.get("/api/me/member-profile", {"profile": slug}).json()["agents"]
+    assert document["auth_required"] is True
+    assert document["probe_error"]["kind"] == "auth_failed"
+    assert "an X-Api-Key is required" in document["probe_error"]["message"]  # the agent's own words
+    assert "wrong-key-9d2" not in str(document)
+
+
+def test_refresh_and_reprobe_sign_in_with_saved_credentials(db: None, walls: LoginWalls) -> None:
+    from crawler.probe import ProbeLimits
+    from crawler.reprobe import probe_and_plan, select_unknown_agents
+
+    agent, client = _owned(walls.bearer)
+    client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    [entry] = probe_and_plan(select_unknown_agents([agent.url]), ProbeLimits.from_settings(deadline=5)).entries
+    assert entry.result.ok and entry.result.tool_names == ["get_products", "create_media_buy"]
+    cache.clear()
+    response = client.post(f"/api/registry/agents/{quote(agent.url, safe='')}/refresh")
+    assert response.status_code == 200 and response.json()["inferred_type"] == "sales"
