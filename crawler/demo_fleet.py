@@ -102,6 +102,27 @@ def sse_routes(server: Any, prefix: str) -> Starlette:
     return server.sse_app(sse_path=f"{prefix}/sse", message_path=f"{prefix}/messages/")
 
 
+async def buffered_body(receive: Any) -> tuple[bytes, Any]:
+    """Read a request's whole body, and a ``receive`` that hands it on to the wrapped app."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
+
+
 class ModernOnly:
     """ASGI wrapper for a server that speaks only MCP 2026-07-28: it answers ``initialize``
     with -32022 naming its versions, as the official SDK's modern-only servers do."""
@@ -114,13 +135,7 @@ class ModernOnly:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body, replay = await buffered_body(receive)
         try:
             method = json.loads(body).get("method")
         except (ValueError, AttributeError):
@@ -130,15 +145,6 @@ class ModernOnly:
             reply = {"jsonrpc": "2.0", "id": json.loads(body).get("id"), "error": error}
             await JSONResponse(reply, status_code=400)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         await self.app(scope, replay, send)
 
 

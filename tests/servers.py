@@ -19,6 +19,7 @@ from crawler.demo_fleet import (
     ModernOnly,
     a2a_card_routes,
     adcp3_mcp_server,
+    buffered_body,
     combine,
     mcp_routes,
     mcp_server,
@@ -76,28 +77,12 @@ class _CountRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunks = []
-        if scope["method"] == "POST":
-            while True:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    break
-        body = b"".join(chunks)
+        body, replay = await buffered_body(receive) if scope["method"] == "POST" else (b"", receive)
         try:
             method = json.loads(body).get("method", "?") if body else scope["method"]
         except (ValueError, AttributeError):
             method = "?"
         DIALECT_REQUESTS[(scope["path"], method)] += 1
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if replayed or scope["method"] != "POST":
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         await self.app(scope, replay, send)
 
 
