@@ -12,7 +12,7 @@ admin.site.index_title = "Registry administration"
 urlpatterns = [
     path("", RedirectView.as_view(url="/registry/", permanent=False)),
     path("admin/dashboard/", admin.site.admin_view(console_views.dashboard), name="admin-dashboard"),
-    path("admin/django-rq/", include("django_rq.urls")),
+    path("admin/django-rq/", include((console_views.job_queue_urls(), "django_rq"))),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("registry.urls")),

@@ -4,47 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ParseError
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from crawler.access import agent_for_owner
 from crawler.credentials import credentials_for, record_use
 from crawler.netsafety import BlockedAddressError, check_url_target
 from crawler.policy import Action, apply_probe_results
 from crawler.probe import ProbeLimits, run_probes
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from crawler.routes import route_of
-from registry.canonical import canonicalize_agent_url
-from registry.models import Agent, CapabilitySnapshot
-
-
-def _agent_for(view: APIView) -> Agent:
-    if not hasattr(view, "_agent"):
-        try:
-            url = canonicalize_agent_url(view.kwargs["url"])
-        except ValidationError as exc:
-            raise ParseError(f"Not an agent URL: {exc.messages[0]}") from None
-        agent = Agent.objects.select_related("registration__profile").filter(url=url).first()
-        if agent is None:
-            raise NotFound(f"No agent registered at {url}.")
-        view._agent = agent  # type: ignore[attr-defined]  # memoised on the view for this request
-    return view._agent  # type: ignore[attr-defined]  # set just above
-
-
-class IsAgentOwnerOrStaff(BasePermission):
-    message = "Only the agent's owners and staff may refresh it."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if request.user.is_staff:
-            return True
-        registration = getattr(_agent_for(view), "registration", None)
-        return registration is not None and registration.profile.owners.filter(pk=request.user.pk).exists()
+from registry.models import CapabilitySnapshot
 
 
 class ServiceUnavailable(APIException):
@@ -65,12 +41,12 @@ class PerUserThrottle(UserRateThrottle):
 
 
 class AgentRefresh(APIView):
-    permission_classes = [IsAuthenticated, IsAgentOwnerOrStaff]
+    permission_classes = [IsAuthenticated]
     throttle_classes = [PerUserThrottle]
 
     @extend_schema(summary="Probe an agent now (owners and staff)", request=None)
     def post(self, request: Request, url: str) -> Response:
-        agent = _agent_for(self)
+        agent = agent_for_owner(request, url, refused="Only the agent's owners and staff may refresh it.")
         if agent.monitoring_paused:
             return Response({"detail": "Monitoring of this agent is paused."}, status=status.HTTP_409_CONFLICT)
         try:

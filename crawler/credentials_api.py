@@ -16,12 +16,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crawler.access import agent_for_owner
 from crawler.credentials import Credential, save_credential
 from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue
 from crawler.models import AgentCredential, CredentialChange, CredentialScheme
@@ -79,24 +80,7 @@ class CredentialInput(serializers.Serializer):
 
 
 def visible_agent(request: Request, raw_url: str) -> Agent:
-    """The agent at this URL if the caller may change it; 404 where it must not be revealed."""
-    try:
-        url = canonicalize_agent_url(raw_url)
-    except ValidationError as exc:
-        raise ParseError(f"Not an agent URL: {exc.messages[0]}") from None
-    agent = Agent.objects.select_related("registration__profile").filter(url=url).first()
-    registration = getattr(agent, "registration", None) if agent else None
-    if agent is None:
-        raise NotFound("No agent you can see is registered at this URL.")
-    if request.user.is_staff:
-        return agent
-    if registration is None:
-        raise NotFound("No agent you can see is registered at this URL.")
-    if registration.profile.owners.filter(pk=request.user.pk).exists():
-        return agent
-    if registration.profile.is_public:
-        raise PermissionDenied("Only the agent's owners and staff may manage its credentials.")
-    raise NotFound("No agent you can see is registered at this URL.")
+    return agent_for_owner(request, raw_url, refused="Only the agent's owners and staff may manage its credentials.")
 
 
 def _probe_soon(agent: Agent) -> str:

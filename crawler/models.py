@@ -63,6 +63,7 @@ class CrawlChunk(models.Model):
 
     class Meta:
         ordering = ["-finished_at"]
+        permissions = [("manage_job_queue", "Can view and manage the job queue (django-rq)")]
 
     def __str__(self) -> str:
         return f"Crawl {self.run_id}: {self.probed} probed"

@@ -46,7 +46,8 @@ RESERVED_SLUGS = frozenset(
         "undefined",
     }
 )
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# \Z, not $: "$" would also match before a trailing newline ("admin\n").
+_SLUG = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
 
 
 def validate_member_slug(value: str) -> None:

@@ -116,6 +116,13 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [CapabilitySnapshotInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
+        # A different endpoint is a different agent, with its own history and
+        # snapshot: register it, do not re-point this one.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "url"] if obj is not None else fields
+
     actions = ["pause_monitoring", "resume_monitoring", "probe_now", "reprobe_selected", "clear_credentials"]
 
     @admin.display(description="saved credentials")
