@@ -112,6 +112,13 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- API -------------------------------------------------------------------
+# What one member may register: per profile, per write, per host (across all
+# profiles; staff raise it for a host in the admin), and profile writes per user.
+MEMBER_MAX_AGENTS_PER_PROFILE = env.int("MEMBER_MAX_AGENTS_PER_PROFILE", default=200)
+MEMBER_MAX_AGENTS_PER_REQUEST = env.int("MEMBER_MAX_AGENTS_PER_REQUEST", default=100)
+MEMBER_MAX_AGENTS_PER_HOST = env.int("MEMBER_MAX_AGENTS_PER_HOST", default=20)
+MEMBER_PROFILE_WRITE_RATE = env.str("MEMBER_PROFILE_WRITE_RATE", default="60/hour")
+
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -121,7 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"refresh_user": "30/hour"},
+    "DEFAULT_THROTTLE_RATES": {"refresh_user": "30/hour", "profile_write": MEMBER_PROFILE_WRITE_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent registry API",

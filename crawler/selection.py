@@ -12,7 +12,8 @@ from registry.types import AgentType, ProbeErrorKind
 
 
 def due_for_crawl(now: datetime) -> QuerySet[Agent]:
-    """Unpaused agents that are due: known types every crawl, unknown ones per their backoff.
+    """Unpaused, registered agents that are due: known types every crawl, unknown ones
+    per their backoff (an agent no member registers any more is not crawled).
 
     An agent attempted within ``AGENT_CRAWL_MIN_INTERVAL`` is not due yet, so a
     crawl that starts after an interrupted one (Redis lost its queue, a worker
@@ -20,7 +21,7 @@ def due_for_crawl(now: datetime) -> QuerySet[Agent]:
     """
     recently = now - timedelta(seconds=settings.AGENT_CRAWL_MIN_INTERVAL)
     due = (
-        Agent.objects.filter(monitoring_paused=False)
+        Agent.objects.filter(monitoring_paused=False, unregistered_at__isnull=True)
         .filter(
             Q(snapshot__isnull=True)
             | Q(snapshot__last_attempt_at__isnull=True)

@@ -11,15 +11,16 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from members.models import MemberAgent, MemberProfile, validate_member_slug
-from members.registration import AgentUrlTaken, Registration, register_agents
+from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
 from members.resolve import Rule, with_resolution
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent, CapabilitySnapshot
@@ -163,6 +164,7 @@ def _register(profile: MemberProfile, agents: list[dict[str, Any]], actor: str) 
             profile,
             [Registration(a["url"], a["declared_type"], a["display_name"], a["protocol"]) for a in agents],
             actor=actor,
+            enforce_quotas=True,
         )
     except AgentUrlTaken as exc:
         raise Conflict(exc.message_dict) from None
@@ -183,10 +185,33 @@ def _user(request: Request) -> User:
     return request.user
 
 
+class ProfileWriteThrottle(UserRateThrottle):
+    """Profile writes per user (MEMBER_PROFILE_WRITE_RATE), in the shared cache; reads are not counted."""
+
+    scope = "profile_write"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache backend's own connection errors
+            raise ServiceUnavailable(
+                "Profile writes are unavailable: the rate limiter's cache cannot be reached "
+                f"({exc.__class__.__name__})."
+            ) from exc
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service unavailable."
+
+
 class MyMemberProfile(APIView):
     """The profile the requesting user owns (``?profile=<slug>`` when they own several)."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [ProfileWriteThrottle]
 
     def _owned(self, request: Request) -> MemberProfile:
         slug = request.query_params.get("profile")
@@ -238,7 +263,10 @@ class MyMemberProfile(APIView):
             profile.save()
             if "agents" in data:
                 listed = {a["url"] for a in data["agents"]}
-                MemberAgent.objects.filter(profile=profile).exclude(agent__url__in=listed).delete()
+                unregister_agents(
+                    MemberAgent.objects.filter(profile=profile).exclude(agent__url__in=listed),
+                    actor=request.user.get_username(),
+                )
                 _register(profile, data["agents"], request.user.get_username())
         return Response(profile_document(profile))
 

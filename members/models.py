@@ -154,3 +154,17 @@ class MemberAgent(models.Model):
         result = publish_resolved_types(MemberAgent.objects.filter(pk=self.pk), actor=actor)
         if MemberAgent.agent.is_cached(self):
             show_applied(self.agent, result)
+
+
+class HostQuota(models.Model):
+    """Staff raise (or lower) how many agents all members together may register on one host."""
+
+    host = models.CharField(max_length=253, unique=True)
+    max_agents = models.PositiveIntegerField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.max_agents} agents"

@@ -6,18 +6,24 @@ the single writer, audited, in the transaction that writes the registrations.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from members.models import MemberAgent, MemberProfile
+from audit.models import Source
+from members.models import HostQuota, MemberAgent, MemberProfile
 from members.resolve import publish_resolved_types
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
-from registry.types import Protocol, parse_agent_type
+from registry.publish import TypeChange, apply_type_changes, locked_states
+from registry.types import INFERABLE_TYPES, AgentType, Protocol, parse_agent_type
 
 
 class AgentUrlTaken(ValidationError):
@@ -32,13 +38,57 @@ class Registration:
     protocol: str = Protocol.MCP
 
 
+class QuotaExceeded(ValidationError):
+    """A member write would exceed one of the registration quotas (settings.MEMBER_MAX_*)."""
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def _on_host(host: str) -> Q:
+    """Registrations of agents on this host, whatever the scheme or port."""
+    condition = Q()
+    for scheme in ("http", "https"):
+        origin = f"{scheme}://{host}"
+        condition |= (
+            Q(agent__url=origin) | Q(agent__url__startswith=origin + "/") | Q(agent__url__startswith=origin + ":")
+        )
+    return condition
+
+
+def check_quotas(profile: MemberProfile, urls: Sequence[str], already_registered: set[str]) -> None:
+    """Refuse a write that would exceed the per-request, per-profile or per-host quota."""
+    if len(urls) > settings.MEMBER_MAX_AGENTS_PER_REQUEST:
+        raise QuotaExceeded(
+            {"agents": [f"At most {settings.MEMBER_MAX_AGENTS_PER_REQUEST} agents in one request (quota)."]}
+        )
+    new = [url for url in urls if url not in already_registered]
+    if not new:
+        return
+    registered = MemberAgent.objects.filter(profile=profile).count()
+    if registered + len(new) > settings.MEMBER_MAX_AGENTS_PER_PROFILE:
+        raise QuotaExceeded(
+            {"agents": [f"A member profile registers at most {settings.MEMBER_MAX_AGENTS_PER_PROFILE} agents (quota)."]}
+        )
+    per_host = Counter(_host(url) for url in new)
+    raised = dict(HostQuota.objects.filter(host__in=list(per_host)).values_list("host", "max_agents"))
+    for host, adding in sorted(per_host.items()):
+        limit = raised.get(host, settings.MEMBER_MAX_AGENTS_PER_HOST)
+        if MemberAgent.objects.filter(_on_host(host)).count() + adding > limit:
+            raise QuotaExceeded(
+                {"agents": [f"At most {limit} agents may be registered on {host} by all members together (quota)."]}
+            )
+
+
 def register_agents(
-    profile: MemberProfile, registrations: Sequence[Registration], *, actor: str = ""
+    profile: MemberProfile, registrations: Sequence[Registration], *, actor: str = "", enforce_quotas: bool = False
 ) -> list[MemberAgent]:
     """Register many agents for one profile with a constant number of queries.
 
     New URLs create agents; URLs this profile already registered are updated;
     URLs registered by another profile are refused. Everything or nothing is written.
+    ``enforce_quotas`` applies the members' quotas (the member API; staff are not held to them).
     """
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Registration] = {}
@@ -73,6 +123,14 @@ def register_agents(
         taken = sorted(url for url, a in agents.items() if a.pk in existing and existing[a.pk].profile_id != profile.pk)
         if taken:
             raise AgentUrlTaken({"agents": [f"{url} is registered by another member." for url in taken]})
+        if enforce_quotas:
+            check_quotas(profile, list(cleaned), {url for url, a in agents.items() if a.pk in existing})
+        # An endpoint registered again after nobody did: back in the crawl, under its new registrant's name.
+        revived = [a for a in agents.values() if a.unregistered_at is not None]
+        for agent in revived:
+            agent.unregistered_at, agent.name = None, cleaned[agent.url].display_name
+        if revived:
+            Agent.objects.bulk_update(revived, ["unregistered_at", "name"])
 
         now = timezone.now()
         to_create: list[MemberAgent] = []
@@ -94,3 +152,34 @@ def register_agents(
         member_agents = to_create + to_update
         publish_resolved_types(MemberAgent.objects.filter(pk__in=[ma.pk for ma in member_agents]), actor=actor)
     return member_agents
+
+
+def unregister_agents(member_agents: QuerySet[MemberAgent], *, actor: str = "") -> int:
+    """Remove registrations: each agent leaves the crawl, its member-supplied name is
+    cleared, and its published type is what the snapshot alone shows (audited)."""
+    with transaction.atomic():
+        agent_ids = list(member_agents.values_list("agent_id", flat=True))
+        if not agent_ids:
+            return 0
+        found = locked_states(agent_ids)
+        urls = dict(Agent.objects.filter(pk__in=agent_ids).values_list("pk", "url"))
+        slugs = dict(member_agents.values_list("agent_id", "profile__slug"))
+        member_agents.delete()
+        changes = []
+        for agent_id, state in found.items():
+            from_snapshot = state.inferred_type if state.inferred_type in INFERABLE_TYPES else AgentType.UNKNOWN
+            if from_snapshot != state.type:
+                changes.append(
+                    TypeChange(
+                        agent_id=agent_id,
+                        agent_url=urls[agent_id],
+                        old_type=state.type,
+                        new_type=from_snapshot,
+                        member=slugs.get(agent_id),
+                        inferred_type=state.inferred_type,
+                        notes={"rule": "unregistered: the snapshot alone decides"},
+                    )
+                )
+        apply_type_changes(changes, source=Source.MEMBER_WRITE, actor=actor, found=found)
+        Agent.objects.filter(pk__in=agent_ids).update(name="", unregistered_at=timezone.now())
+    return len(agent_ids)

@@ -64,6 +64,8 @@ class Agent(models.Model):
     # which writes the audit row with it; save() refuses a changed type.
     type = models.CharField(max_length=32, choices=AgentType.choices, default=AgentType.UNKNOWN, db_index=True)
     monitoring_paused = models.BooleanField(default=False)
+    # No member registers this endpoint any more: it leaves the crawl until one does.
+    unregistered_at = models.DateTimeField(null=True, blank=True)
     # A reviewer kept the published type against this inferred type. While the
     # snapshot still infers it, no automatic path (member save, backfill) flips
     # the agent; a different inference lifts the decision.

@@ -1,11 +1,12 @@
 """Integrity against members and careless staff: clean errors, permissions, no leaks."""
 
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.test import Client
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from members.models import validate_member_slug
@@ -83,3 +84,111 @@ def test_staff_cannot_repoint_an_agent_to_another_url(db: None) -> None:
          "snapshot-TOTAL_FORMS": "0", "snapshot-INITIAL_FORMS": "0"},
     )  # fmt: skip
     assert Agent.objects.values_list("url", "name").get(pk=agent.pk) == ("https://agent.example.com/mcp", "Renamed")
+
+
+def _member_client(slug: str) -> APIClient:
+    owner = User.objects.create_user(f"{slug}-owner")
+    client = APIClient()
+    client.force_authenticate(owner)
+    response = client.post("/api/me/member-profile", {"slug": slug, "display_name": slug.title()}, format="json")
+    assert response.status_code == 201, response.content
+    return client
+
+
+def _put(client: APIClient, slug: str, urls: list[str]) -> Any:
+    agents = [{"url": url, "declared_type": "sales"} for url in urls]
+    return client.put(
+        f"/api/me/member-profile?profile={slug}",
+        {"slug": slug, "display_name": slug.title(), "agents": agents},
+        format="json",
+    )
+
+
+@override_settings(MEMBER_MAX_AGENTS_PER_REQUEST=3)
+def test_one_write_registers_at_most_the_request_quota(db: None) -> None:
+    client = _member_client("acme")
+    response = _put(client, "acme", [f"https://a{i}.example.com/mcp" for i in range(4)])
+    assert response.status_code == 400 and "At most 3 agents in one request" in str(response.json())
+    assert not Agent.objects.exists()
+
+
+@override_settings(MEMBER_MAX_AGENTS_PER_PROFILE=3)
+def test_a_profile_registers_at_most_the_profile_quota(db: None) -> None:
+    client = _member_client("acme")
+    assert _put(client, "acme", [f"https://a{i}.example.com/mcp" for i in range(3)]).status_code == 200
+    more = _put(client, "acme", [f"https://a{i}.example.com/mcp" for i in range(4)])
+    assert more.status_code == 400 and "at most 3 agents" in str(more.json())
+    # re-sending the same three is not growth
+    assert _put(client, "acme", [f"https://a{i}.example.com/mcp" for i in range(3)]).status_code == 200
+
+
+@override_settings(MEMBER_MAX_AGENTS_PER_HOST=2)
+def test_all_members_together_register_at_most_the_host_quota_unless_staff_raise_it(db: None) -> None:
+    from members.models import HostQuota
+
+    first, second = _member_client("acme"), _member_client("rival")
+    assert _put(first, "acme", ["https://shared.example.com/a", "http://shared.example.com:8080/b"]).status_code == 200
+    refused = _put(second, "rival", ["https://shared.example.com/c"])
+    assert refused.status_code == 400 and "At most 2 agents may be registered on shared.example.com" in str(
+        refused.json()
+    )
+    assert _put(second, "rival", ["https://other.example.com/c"]).status_code == 200
+    HostQuota.objects.create(host="shared.example.com", max_agents=3, reason="a hosting platform")
+    assert _put(second, "rival", ["https://shared.example.com/c"]).status_code == 200
+
+
+def test_profile_writes_are_rate_limited_per_user(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.cache import cache
+
+    from members.api import ProfileWriteThrottle
+
+    monkeypatch.setattr(ProfileWriteThrottle, "rate", "2/hour", raising=False)  # the setting is read at import
+    cache.clear()
+    client = _member_client("acme")  # one write
+    assert _put(client, "acme", []).status_code == 200  # two
+    limited = _put(client, "acme", [])
+    assert limited.status_code == 429 and "Retry-After" in limited
+    assert client.get("/api/me/member-profile?profile=acme").status_code == 200  # reads are not counted
+    cache.clear()
+
+
+def test_an_unregistered_agent_leaves_the_crawl_and_its_name_goes_to_the_next_registrant(db: None) -> None:
+    from django.utils import timezone
+
+    from crawler.selection import due_for_crawl
+
+    first = _member_client("acme")
+    first.put(
+        "/api/me/member-profile?profile=acme",
+        {
+            "slug": "acme",
+            "display_name": "Acme",
+            "agents": [
+                {
+                    "url": "https://agent.example.com/mcp",
+                    "declared_type": "sales",
+                    "display_name": "Official ACME agent",
+                }
+            ],
+        },
+        format="json",
+    )
+    agent = Agent.objects.get(url="https://agent.example.com/mcp")
+    assert agent.name == "Official ACME agent" and agent in due_for_crawl(timezone.now())
+    assert _put(first, "acme", []).status_code == 200
+    agent.refresh_from_db()
+    assert (agent.name, agent.type) == ("", "unknown") and agent not in due_for_crawl(timezone.now())
+    second = _member_client("rival")
+    second.put(
+        "/api/me/member-profile?profile=rival",
+        {
+            "slug": "rival",
+            "display_name": "Rival",
+            "agents": [
+                {"url": "https://agent.example.com/mcp", "declared_type": "signals", "display_name": "Rival agent"}
+            ],
+        },
+        format="json",
+    )
+    agent.refresh_from_db()
+    assert (agent.name, agent.unregistered_at) == ("Rival agent", None) and agent in due_for_crawl(timezone.now())

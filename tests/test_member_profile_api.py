@@ -145,9 +145,14 @@ def test_put_replaces_the_agents_and_leaves_untouched_types_alone(owner: User) -
         "https://third.example.com/mcp",
     ]
     assert not MemberAgent.objects.filter(agent=extra).exists()
-    assert Agent.objects.get(pk=extra.pk).type == "signals"  # unregistered, not retyped
+    # Unregistered: the member's declaration no longer counts; never probed, so nothing is published.
+    unregistered = Agent.objects.get(pk=extra.pk)
+    assert (unregistered.type, unregistered.name, unregistered.unregistered_at is not None) == ("unknown", "", True)
     new_rows = TypeReclassification.objects.order_by("pk")[rows_before:]
-    assert [(r.agent_url, r.new_type) for r in new_rows] == [("https://third.example.com/mcp", "creative")]
+    assert sorted((r.agent_url, r.old_type, r.new_type, r.source) for r in new_rows) == [
+        ("https://second.example.com/mcp", "signals", "unknown", "member_write"),
+        ("https://third.example.com/mcp", "unknown", "creative", "member_write"),
+    ]
 
 
 def test_the_slug_cannot_be_changed(owner: User) -> None:

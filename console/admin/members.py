@@ -10,7 +10,8 @@ from django.utils.html import format_html
 
 from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
-from members.models import MemberAgent, MemberProfile
+from members.models import HostQuota, MemberAgent, MemberProfile
+from members.registration import unregister_agents
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent, CapabilitySnapshot
 from registry.wording import counted
@@ -115,6 +116,16 @@ class MemberProfileAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         for member_agent in formset.save(commit=False):
             member_agent.save(actor=request.user.get_username())
-        for deleted in formset.deleted_objects:
-            deleted.delete()
+        unregister_agents(
+            MemberAgent.objects.filter(pk__in=[deleted.pk for deleted in formset.deleted_objects]),
+            actor=request.user.get_username(),
+        )
         formset.save_m2m()
+
+
+@admin.register(HostQuota)
+class HostQuotaAdmin(admin.ModelAdmin):
+    """Raise (or lower) how many agents all members together may register on one host."""
+
+    list_display = ["host", "max_agents", "reason"]
+    search_fields = ["host"]
