@@ -1,8 +1,10 @@
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 from django.db import connection
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.postgresql.operations import DatabaseOperations
 from hypothesis import settings as hypothesis_settings
 
 # The suite (and so CI) replays the same examples every run, so a red build means
@@ -10,6 +12,37 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("suite", max_examples=300, derandomize=True)
 hypothesis_settings.register_profile("explore", max_examples=20_000)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+
+AUDIT_TRUNCATE_GUARD = "audit_typereclassification_no_truncate"
+_production_flush = DatabaseOperations.execute_sql_flush
+
+
+def _flush_lifting_the_audit_guard(self: BaseDatabaseOperations, sql_list: Iterable[str]) -> None:
+    statements = list(sql_list)
+    guard = f"audit_typereclassification {{}} TRIGGER {AUDIT_TRUNCATE_GUARD}"
+    if any("audit_typereclassification" in sql for sql in statements):
+        statements = [f"ALTER TABLE {guard.format('DISABLE')}", *statements, f"ALTER TABLE {guard.format('ENABLE')}"]
+    _production_flush(self, statements)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_suite_may_empty_the_audit_table() -> Iterator[None]:
+    """The suite empties every table between transactional tests (Django's flush, a
+    TRUNCATE on PostgreSQL), which the audit table's guard refuses. Here, and only
+    here, the guard is lifted around exactly that flush, as the owner of the test
+    database; no setting can do this in production, where the app's role owns nothing."""
+    DatabaseOperations.execute_sql_flush = _flush_lifting_the_audit_guard  # type: ignore[method-assign]  # the suite's flush only
+    yield
+    DatabaseOperations.execute_sql_flush = _production_flush  # type: ignore[method-assign]  # restored
+
+
+@pytest.fixture
+def production_flush() -> Iterator[None]:
+    """Flush as production does, with the audit table's guard in place."""
+    DatabaseOperations.execute_sql_flush = _production_flush  # type: ignore[method-assign]  # for this test
+    yield
+    DatabaseOperations.execute_sql_flush = _flush_lifting_the_audit_guard  # type: ignore[method-assign]  # the suite's again
 
 
 @pytest.fixture

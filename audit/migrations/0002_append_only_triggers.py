@@ -18,10 +18,6 @@ CREATE TRIGGER audit_typereclassification_append_only
     BEFORE UPDATE OR DELETE ON audit_typereclassification
     FOR EACH ROW EXECUTE FUNCTION audit_typereclassification_refuse_change();
 """
-PG_BACKWARD = """
-DROP TRIGGER IF EXISTS audit_typereclassification_append_only ON audit_typereclassification;
-DROP FUNCTION IF EXISTS audit_typereclassification_refuse_change();
-"""
 SQLITE_FORWARD = """
 CREATE TRIGGER audit_typereclassification_no_update
 BEFORE UPDATE ON audit_typereclassification
@@ -29,7 +25,6 @@ BEGIN
     SELECT RAISE(ABORT, 'audit_typereclassification is append-only: UPDATE refused');
 END;
 """
-SQLITE_BACKWARD = "DROP TRIGGER IF EXISTS audit_typereclassification_no_update;"
 
 
 def forward(apps, schema_editor):
@@ -41,11 +36,10 @@ def forward(apps, schema_editor):
 
 
 def backward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(PG_BACKWARD)
-    elif vendor == "sqlite":
-        schema_editor.execute(SQLITE_BACKWARD)
+    raise RuntimeError(
+        "The audit table's append-only triggers cannot be migrated away: that would let history be erased. "
+        "Restore a backup instead of migrating audit backwards."
+    )
 
 
 class Migration(migrations.Migration):
