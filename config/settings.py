@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "audit",
     "registry",
     "members",
@@ -56,7 +57,24 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Staff sign-in: after AXES_FAILURE_LIMIT failures for a user name, or from one
+# client address, sign-in is refused for AXES_COOLOFF_TIME (lift it earlier with
+# manage.py axes_reset_username NAME or axes_reset_ip ADDRESS).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_MESSAGE = "Too many failed sign-ins: wait 15 minutes, or ask an administrator to lift the lockout."
+# The client address: X-Forwarded-For only behind a proxy this deployment trusts
+# (USE_X_FORWARDED_PROTO), else a client could name any address it likes.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env.bool("USE_X_FORWARDED_PROTO", default=False) else ["REMOTE_ADDR"]
+)
 
 ROOT_URLCONF = "config.urls"
 

@@ -192,3 +192,38 @@ def test_an_unregistered_agent_leaves_the_crawl_and_its_name_goes_to_the_next_re
     )
     agent.refresh_from_db()
     assert (agent.name, agent.unregistered_at) == ("Rival agent", None) and agent in due_for_crawl(timezone.now())
+
+
+def _sign_in(client: Client, username: str, password: str, address: str = "203.0.113.7") -> Any:
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_failed_admin_sign_ins_lock_the_user_name_out_until_lifted(db: None) -> None:
+    from django.core.management import call_command
+
+    make_staff("rita")  # password "pw"
+    client = Client()
+    for _ in range(4):
+        assert _sign_in(client, "rita", "guess").status_code == 200  # the form again, with its error
+    assert _sign_in(client, "rita", "guess").status_code == 429  # the fifth failure locks
+    locked = _sign_in(client, "rita", "pw", address="198.51.100.9")  # right password, another address
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.getvalue().decode()
+    call_command("axes_reset_username", "rita", verbosity=0)
+    assert _sign_in(client, "rita", "pw").status_code == 302
+
+
+def test_failed_sign_ins_from_one_address_lock_it_out(db: None) -> None:
+    make_staff("rita")
+    client = Client()
+    for name in ["a", "b", "c", "d", "e"]:
+        _sign_in(client, name, "guess", address="192.0.2.50")
+    assert _sign_in(client, "rita", "pw", address="192.0.2.50").status_code == 429
+    assert _sign_in(client, "rita", "pw", address="192.0.2.51").status_code == 302
+
+
+def test_an_api_token_does_not_open_the_admin(db: None) -> None:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=make_staff("tok"))
+    response = Client().get("/admin/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
