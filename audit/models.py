@@ -27,6 +27,7 @@ class Source(models.TextChoices):
     BACKFILL_SCRIPT = "backfill_script", "Backfill script"
     REPROBE = "reprobe", "Reprobe"
     ADMIN_REVIEW = "admin_review", "Admin review"
+    URL_MERGE = "url_merge", "Spellings of one endpoint merged"
 
 
 @dataclass(frozen=True)

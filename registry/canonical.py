@@ -52,11 +52,55 @@ def _canonical_host(host: str) -> str:
     return host
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalise_escapes(path: str) -> str:
+    """Decode percent-escapes of unreserved characters, upper-case the rest (RFC 3986 §6.2.2)."""
+
+    def one(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    if re.search(r"%(?![0-9A-Fa-f]{2})", path):
+        raise _invalid("The URL's path has a '%' that is not a percent-escape.", "invalid_path")
+    # Non-ASCII characters go on the wire as the percent-escapes of their UTF-8 bytes.
+    path = "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in path)
+    return _PERCENT.sub(one, path)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4: what an HTTP client sends for ``/x/../mcp`` is ``/mcp``."""
+    output: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if output:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    trailing = path.endswith(("/.", "/..")) and output
+    return "/" + "/".join(output) + ("/" if trailing else "") if path else ""
+
+
+def _canonical_path(path: str) -> str:
+    if ";" in path:
+        raise _invalid("The URL's path has parameters (';'); register the endpoint without them.", "invalid_path")
+    path = _remove_dot_segments(_normalise_escapes(path)).rstrip("/")
+    if "//" in path:
+        raise _invalid("The URL's path has an empty segment ('//'); register it without.", "invalid_path")
+    return path
+
+
 def canonicalize_agent_url(raw: object) -> str:
     """Return the canonical spelling of an agent URL, or raise ValidationError.
 
-    http/https only; host lower-cased (IDNA for non-ASCII); default port dropped;
-    no user-info or fragment; no trailing slash (the bare root is ``https://host``).
+    The spelling an HTTP client sends: http/https only; host lower-cased (IDNA for
+    non-ASCII); default port dropped; no user-info or fragment; the path with its
+    dot segments removed, percent-escapes of unreserved characters decoded and the
+    others upper-cased, no path parameters or empty segments, no trailing slash (the
+    bare root is ``https://host``). The path keeps its case (paths are
+    case-sensitive) and the query string is kept as sent.
     """
     if not isinstance(raw, str) or not raw.strip():
         raise _invalid("An agent URL is required.", "required")
@@ -96,5 +140,4 @@ def canonicalize_agent_url(raw: object) -> str:
     host = _canonical_host(host)
     if port is not None and port != DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    return urlunsplit((scheme, host, path, parts.query, ""))
+    return urlunsplit((scheme, host, _canonical_path(parts.path), parts.query, ""))
