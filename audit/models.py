@@ -7,12 +7,15 @@ through triggers (see the migrations).
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 
@@ -111,7 +114,11 @@ class TypeReclassificationQuerySet(AppendOnlyQuerySet):
             return []
         for row in rows:
             row.full_clean(validate_unique=False, validate_constraints=False)
-        return models.QuerySet.bulk_create(self, rows)
+        created = models.QuerySet.bulk_create(self, rows)
+        # The outbox row shares the audit row's transaction: an event that rolled
+        # back is never announced, one that committed is never lost.
+        write_notices([Notice.of(row) for row in created])
+        return created
 
 
 class TypeReclassification(AppendOnlyModel):
@@ -137,6 +144,108 @@ class TypeReclassification(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.agent_url}: {self.old_type or '∅'} -> {self.new_type} ({self.source})"
+
+
+class NoticeKind(models.TextChoices):
+    """What happened to an agent, as its owners and staff are told."""
+
+    PROMOTED = "promoted", "Type promoted from the probe"
+    DISAGREEMENT = "disagreement", "The probe disagrees with the published type"
+    ADOPTED = "adopted", "A reviewer adopted the inferred type"
+    KEPT = "kept", "A reviewer kept the published type"
+    BACKFILLED = "backfilled", "Type changed by a backfill"
+    MEMBER_WRITE = "member_write", "Type changed by the member's registration"
+    REPROBED = "reprobed", "Type changed by a reprobe"
+    URL_MERGED = "url_merged", "Spellings of the endpoint merged"
+    GIVEN_UP = "given_up", "No longer probed: given up"
+    AUTH_REQUIRED = "auth_required", "Behind a login: needs credentials"
+
+
+_KIND_BY_SOURCE = {
+    Source.CRAWLER_PROMOTE: NoticeKind.PROMOTED,
+    Source.CRAWLER_DISAGREEMENT: NoticeKind.DISAGREEMENT,
+    Source.BACKFILL_SCRIPT: NoticeKind.BACKFILLED,
+    Source.MEMBER_WRITE: NoticeKind.MEMBER_WRITE,
+    Source.REPROBE: NoticeKind.REPROBED,
+    Source.URL_MERGE: NoticeKind.URL_MERGED,
+}
+
+
+class Notice(models.Model):
+    """The outbox: one row per event owners and staff are told about, written in the
+    transaction of the change it announces; delivery (crawler.notifications) reads it."""
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # receivers' idempotency key
+    kind = models.CharField(max_length=32, choices=NoticeKind.choices, db_index=True)
+    audit_row = models.ForeignKey(
+        TypeReclassification, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    agent_url = models.CharField(max_length=2048)
+    member = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When delivery to each channel was planned; null: still waiting in the outbox.
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.agent_url}"
+
+    @classmethod
+    def of(cls, row: TypeReclassification) -> Notice:
+        notes = row.notes or {}
+        if row.source == Source.ADMIN_REVIEW:
+            kind = NoticeKind.KEPT if notes.get("decision") == "keep_published" else NoticeKind.ADOPTED
+        else:
+            kind = _KIND_BY_SOURCE[Source(row.source)]
+        payload = {
+            "old_type": row.old_type,
+            "new_type": row.new_type,
+            "inferred_type": notes.get("inferred_type"),
+            "rule": notes.get("rule"),
+            "note": notes.get("note"),
+            "run_id": str(row.run_id) if row.run_id else None,
+            "source": row.source,
+            "actor": row.actor,
+        }
+        return cls(kind=kind, audit_row=row, agent_url=row.agent_url, member=row.member, payload=payload)
+
+
+# Sent after a transaction that wrote notices commits; delivery (crawler) listens.
+notices_committed = Signal()
+_holds = threading.local()
+
+
+def _notices_written() -> None:
+    if getattr(_holds, "depth", 0):
+        _holds.pending = True
+    else:
+        transaction.on_commit(lambda: notices_committed.send(sender=Notice))
+
+
+def write_notices(notices: list[Notice]) -> None:
+    """Add to the outbox, in the caller's transaction (the change being announced)."""
+    if not notices:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Write notices inside transaction.atomic() with the change they announce.")
+    Notice.objects.bulk_create(notices)
+    _notices_written()
+
+
+@contextmanager
+def hold_notices() -> Iterator[None]:
+    """Deliver once, when a burst (a backfill of many chunks) is done, not after each transaction."""
+    _holds.depth = getattr(_holds, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _holds.depth -= 1
+        if not _holds.depth and getattr(_holds, "pending", False):
+            _holds.pending = False
+            transaction.on_commit(lambda: notices_committed.send(sender=Notice))
 
 
 def record(event: TypeEvent) -> TypeReclassification:

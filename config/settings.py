@@ -190,6 +190,19 @@ AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024
 AGENT_CREDENTIAL_KEYS = env.list("AGENT_CREDENTIAL_KEYS", default=[])
 if not AGENT_CREDENTIAL_KEYS and DEBUG and (BASE_DIR / "var" / "credential.key").exists():
     AGENT_CREDENTIAL_KEYS = [(BASE_DIR / "var" / "credential.key").read_text().strip()]
+# Notifications: staff digest recipients, and mail. bin/run prints mail on the console.
+REGISTRY_STAFF_EMAILS = env.list("REGISTRY_STAFF_EMAILS", default=[])
+STAFF_DIGEST_CRON = env.str("STAFF_DIGEST_CRON", default="0 7 * * *")
+NOTIFICATIONS_CRON = env.str("NOTIFICATIONS_CRON", default="* * * * *")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="registry@localhost")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 # Name servers for the probe's asynchronous resolver ("host" or "host:port"); empty: the system's.
 AGENT_PROBE_NAMESERVERS = env.list("AGENT_PROBE_NAMESERVERS", default=[])
 # Agents per crawl job: probed together under the concurrency limit.

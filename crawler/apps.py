@@ -9,7 +9,11 @@ class CrawlerConfig(AppConfig):
     verbose_name = "Crawler"
 
     def ready(self) -> None:
+        from audit.models import notices_committed
+        from crawler.notifications import on_notices_committed
+
         checks.register(credential_keys_check, checks.Tags.security)
+        notices_committed.connect(on_notices_committed, dispatch_uid="crawler.notifications")
 
 
 def credential_keys_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:

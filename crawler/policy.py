@@ -25,7 +25,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, models, transaction
 from django.utils import timezone
 
-from audit.models import Source, TypeEvent, record_many
+from audit.models import Notice, NoticeKind, Source, TypeEvent, record_many, write_notices
 from crawler.classify import NOTHING_INFERRED, Inference, infer
 from crawler.probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
@@ -240,6 +240,8 @@ class Evaluation:
     changed_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
     # Planned results not applied because their agent moved since the plan.
     stale: dict[int, Drift] = field(default_factory=dict)
+    # Events that are not type changes: an agent given up, or found behind a login.
+    notices: list[Notice] = field(default_factory=list)
 
     def extend(self, other: Evaluation) -> None:
         self.outcomes += other.outcomes
@@ -249,6 +251,7 @@ class Evaluation:
         self.new_snapshots += other.new_snapshots
         self.changed_snapshots += other.changed_snapshots
         self.stale.update(other.stale)
+        self.notices += other.notices
 
 
 def _evaluate(
@@ -282,6 +285,7 @@ def _evaluate(
         else:
             evaluation.changed_snapshots.append(snapshot)
 
+        was_given_up, was_walled = bool(snapshot.terminal_state), snapshot.auth_required
         inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
         inferred = inference.type
         decision = decide(agent.type, inferred, snapshot.disagreement_key)
@@ -293,6 +297,24 @@ def _evaluate(
         _update_backoff(snapshot, new_type, result, now)
 
         member = agent.registration.profile.slug if hasattr(agent, "registration") else None
+        if snapshot.terminal_state and not was_given_up:
+            evaluation.notices.append(
+                Notice(
+                    kind=NoticeKind.GIVEN_UP,
+                    agent_url=agent.url,
+                    member=member,
+                    payload={"terminal_state": snapshot.terminal_state, "attempts": snapshot.unknown_attempts},
+                )
+            )
+        if snapshot.auth_required and not was_walled:
+            evaluation.notices.append(
+                Notice(
+                    kind=NoticeKind.AUTH_REQUIRED,
+                    agent_url=agent.url,
+                    member=member,
+                    payload={"error_kind": result.error_kind, "error_message": result.error_message},
+                )
+            )
         notes = {
             "inferred_type": inferred,
             "inferred_by": inference.source if inferred else None,
@@ -446,4 +468,5 @@ def _apply_batch(
             evaluation.promotions, source=promote_source, actor=actor, run_id=run_id, found=evaluation.found
         )
         record_many(evaluation.disagreements)
+        write_notices(evaluation.notices)
     return evaluation

@@ -168,3 +168,46 @@ class HostQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}: {self.max_agents} agents"
+
+
+def _all_kinds() -> list[str]:
+    from audit.models import NoticeKind
+
+    return list(NoticeKind.values)
+
+
+def _email_kinds() -> list[str]:
+    """By default owners are emailed about what needs them: disagreements, decisions, give-ups, login walls."""
+    return ["disagreement", "adopted", "kept", "given_up", "auth_required"]
+
+
+class NotificationSettings(models.Model):
+    """What a member profile's owners are told, and how."""
+
+    class EmailMode(models.TextChoices):
+        EACH_EVENT = "each_event", "One message per event"
+        DAILY_DIGEST = "daily_digest", "A daily digest"
+
+    profile = models.OneToOneField(MemberProfile, on_delete=models.CASCADE, related_name="notification_settings")
+    email_kinds = models.JSONField(default=_email_kinds, blank=True)
+    email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.EACH_EVENT)
+
+    def __str__(self) -> str:
+        return f"Notifications of {self.profile.slug}"
+
+
+class WebhookEndpoint(models.Model):
+    """An HTTPS endpoint a member profile receives signed event deliveries at."""
+
+    profile = models.ForeignKey(MemberProfile, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.CharField(max_length=2048)
+    # Signs deliveries (HMAC-SHA256); shown once, when the endpoint is created.
+    secret = models.CharField(max_length=64, editable=False)
+    kinds = models.JSONField(default=_all_kinds, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["profile__slug", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.profile.slug}: {self.url}"

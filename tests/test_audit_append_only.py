@@ -95,11 +95,16 @@ def test_raw_sql_update_is_refused_on_any_database(db: None) -> None:
     _unchanged(row)
 
 
-def test_record_many_writes_rows_in_one_insert(db: None, django_assert_num_queries: DjangoAssertNumQueries) -> None:
+def test_record_many_writes_rows_and_their_notices_in_one_insert_each(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    from audit.models import Notice
+
     events = [
         TypeEvent(agent_url=f"https://{i}.example.com", new_type="sales", source=Source.REPROBE) for i in range(50)
     ]
     with transaction.atomic():
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(2):  # the audit rows, then their outbox notices
             record_many(events)
     assert TypeReclassification.objects.count() == 50
+    assert Notice.objects.filter(kind="reprobed", audit_row__isnull=False).count() == 50

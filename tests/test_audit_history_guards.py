@@ -17,14 +17,17 @@ RUNTIME_ROLE = "registry_runtime_suite"
 
 def _row() -> TypeReclassification:
     with transaction.atomic():
-        return record(TypeEvent(agent_url="https://a.example.com/mcp", new_type="sales", source=Source.REPROBE))
+        row = record(TypeEvent(agent_url="https://a.example.com/mcp", new_type="sales", source=Source.REPROBE))
+    with connection.cursor() as cursor:  # settle the deferred foreign-key checks, as a committed row would be
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    return row
 
 
 def test_truncate_is_refused(postgres_only: None) -> None:
     row = _row()
     with pytest.raises(DatabaseError, match="TRUNCATE refused"):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("TRUNCATE audit_typereclassification")
+            cursor.execute("TRUNCATE audit_typereclassification CASCADE")  # past the outbox's foreign key
     assert TypeReclassification.objects.filter(pk=row.pk).exists()
 
 
@@ -53,7 +56,7 @@ def test_the_guards_cannot_be_migrated_away(postgres_only: None, target: str) ->
     with pytest.raises(RuntimeError, match="cannot be migrated away"):
         call_command("migrate", "audit", target, verbosity=0)
     # the guards are all still there
-    for statement in ["DELETE FROM audit_typereclassification", "TRUNCATE audit_typereclassification"]:
+    for statement in ["DELETE FROM audit_typereclassification", "TRUNCATE audit_typereclassification CASCADE"]:
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert TypeReclassification.objects.filter(pk=row.pk).exists()

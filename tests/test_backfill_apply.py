@@ -123,8 +123,8 @@ def test_apply_uses_a_constant_number_of_queries_per_chunk(
     for i in range(8):
         frozen(f"m{i}", "creative" if i % 2 else "buying", "sales" if i % 2 else "signals")
     plan = plan_backfill()
-    # per chunk: savepoint, lock, one update whatever the new types (2 here), audit insert, release
-    with django_assert_num_queries(2 * 5):
+    # per chunk: savepoint, lock, one update whatever the new types (2 here), audit insert, outbox insert, release
+    with django_assert_num_queries(2 * 6):
         apply_type_changes(plan.changes[:4], source="backfill_script", chunk_size=2, run_id=uuid.uuid4())
-    with django_assert_num_queries(1 * 5):
+    with django_assert_num_queries(1 * 6):
         apply_type_changes(plan.changes[4:], source="backfill_script", chunk_size=4, run_id=uuid.uuid4())

@@ -7,6 +7,8 @@ flush empties tables with DELETE on SQLite (PostgreSQL uses TRUNCATE).
 
 from django.db import migrations
 
+from audit.history_guard import refuse_backwards
+
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION audit_typereclassification_refuse_change() RETURNS trigger AS $$
 BEGIN
@@ -35,14 +37,9 @@ def forward(apps, schema_editor):
         schema_editor.execute(SQLITE_FORWARD, params=None)
 
 
-def backward(apps, schema_editor):
-    raise RuntimeError(
-        "The audit table's append-only triggers cannot be migrated away: that would let history be erased. "
-        "Restore a backup instead of migrating audit backwards."
-    )
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [migrations.RunPython(forward, refuse_backwards)]

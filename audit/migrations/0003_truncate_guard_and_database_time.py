@@ -6,6 +6,8 @@ the one way to erase history through the app's own tooling.
 
 from django.db import migrations
 
+from audit.history_guard import refuse_backwards
+
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION audit_typereclassification_refuse_truncate() RETURNS trigger AS $$
 BEGIN
@@ -34,14 +36,9 @@ def forward(apps, schema_editor):
         schema_editor.execute(PG_FORWARD, params=None)
 
 
-def refuse(apps, schema_editor):
-    raise RuntimeError(
-        "The audit table's append-only guards cannot be migrated away: that would let history be erased. "
-        "Restore a backup instead of migrating audit backwards."
-    )
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0002_append_only_triggers")]
 
-    operations = [migrations.RunPython(forward, refuse)]
+    operations = [migrations.RunPython(forward, refuse_backwards)]
