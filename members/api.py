@@ -185,6 +185,22 @@ def _user(request: Request) -> User:
     return request.user
 
 
+def owned_profile(request: Request) -> MemberProfile:
+    """The profile the requesting user owns (``?profile=<slug>`` when they own several)."""
+    slug = request.query_params.get("profile")
+    if slug:
+        profile = get_object_or_404(MemberProfile, slug=slug)
+        if not profile.owners.filter(pk=_user(request).pk).exists():
+            raise PermissionDenied("Only the profile's owners may read or change it.")
+        return profile
+    owned = list(MemberProfile.objects.filter(owners=_user(request))[:2])
+    if not owned:
+        raise PermissionDenied("You own no member profile; create one with POST.")
+    if len(owned) > 1:
+        raise ApiValidationError({"profile": ["You own several profiles; name one with ?profile=<slug>."]})
+    return owned[0]
+
+
 class ProfileWriteThrottle(UserRateThrottle):
     """Profile writes per user (MEMBER_PROFILE_WRITE_RATE), in the shared cache; reads are not counted."""
 
@@ -214,18 +230,7 @@ class MyMemberProfile(APIView):
     throttle_classes = [ProfileWriteThrottle]
 
     def _owned(self, request: Request) -> MemberProfile:
-        slug = request.query_params.get("profile")
-        if slug:
-            profile = get_object_or_404(MemberProfile, slug=slug)
-            if not profile.owners.filter(pk=_user(request).pk).exists():
-                raise PermissionDenied("Only the profile's owners may read or change it.")
-            return profile
-        owned = list(MemberProfile.objects.filter(owners=_user(request))[:2])
-        if not owned:
-            raise PermissionDenied("You own no member profile; create one with POST.")
-        if len(owned) > 1:
-            raise ApiValidationError({"profile": ["You own several profiles; name one with ?profile=<slug>."]})
-        return owned[0]
+        return owned_profile(request)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, Conflict):

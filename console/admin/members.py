@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
-from members.models import HostQuota, MemberAgent, MemberProfile
+from members.models import HostQuota, MemberAgent, MemberProfile, NotificationSettings
 from members.registration import unregister_agents
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent, CapabilitySnapshot
@@ -129,3 +129,11 @@ class HostQuotaAdmin(admin.ModelAdmin):
 
     list_display = ["host", "max_agents", "reason"]
     search_fields = ["host"]
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(admin.ModelAdmin):
+    """What each profile's owners are told by email (they also choose it through the member API)."""
+
+    list_display = ["profile", "email_mode"]
+    search_fields = ["profile__slug"]

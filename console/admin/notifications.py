@@ -1,0 +1,43 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from audit.models import Notice
+from console.admin.base import ReadOnlyModelAdmin
+from members.models import Delivery, WebhookEndpoint
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyModelAdmin):
+    """The outbox: every event owners and staff are told about."""
+
+    list_display = ["created_at", "kind", "agent_url", "member", "dispatched_at"]
+    list_filter = ["kind", ("dispatched_at", admin.EmptyFieldListFilter)]
+    search_fields = ["agent_url", "member", "=event_id"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyModelAdmin):
+    """Every email and webhook delivery, with what came of it; failed ones are the ones to look at."""
+
+    list_display = ["created_at", "channel", "recipient", "status", "attempts", "last_status_code", "latency_ms"]
+    list_filter = ["status", "channel"]
+    search_fields = ["email", "webhook__url", "notice__agent_url"]
+    list_select_related = ["notice", "webhook"]
+
+    @admin.display(description="recipient")
+    def recipient(self, delivery: Delivery) -> str:
+        return delivery.email or (delivery.webhook.url if delivery.webhook else "—")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Members' webhook endpoints; the signing secret is never shown here."""
+
+    list_display = ["profile", "url", "created_at"]
+    search_fields = ["url", "profile__slug"]
+    exclude = ["secret"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # created through the member API, which shows the secret once
