@@ -107,7 +107,12 @@ def _retry_or_fail(delivery: Delivery, now: datetime, error: str, status_code: i
 
 def _line(notice: Notice) -> str:
     payload = notice.payload
-    change = f"{payload.get('old_type')} -> {payload.get('new_type')}" if payload.get("new_type") else ""
+    if notice.kind == NoticeKind.DISAGREEMENT:
+        change = f"(published {payload.get('old_type')}, the probe says {payload.get('new_type')}; not applied)"
+    elif payload.get("new_type"):
+        change = f"{payload.get('old_type')} -> {payload.get('new_type')}"
+    else:
+        change = ""
     return f"- {NoticeKind(notice.kind).label}: {notice.agent_url} {change}".rstrip()
 
 

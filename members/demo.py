@@ -50,3 +50,6 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
 # The demo's own token for Vault: not a secret, the demo fleet accepts it on 127.0.0.1.
 DEMO_BEARER_TOKEN = "demo-vault-token-not-a-secret"
 DEMO_OWNER = "vault-owner"
+# Owns every demo profile; the demo's notification emails go here (the console in bin/run).
+DEMO_MAILBOX_OWNER = "demo-owner"
+DEMO_MAILBOX = "demo-owner@localhost"

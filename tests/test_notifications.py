@@ -229,3 +229,18 @@ def test_a_staff_digest_lists_new_disagreements_and_give_ups(db: None) -> None:
         assert staff_digest()
     [message] = mail.outbox
     assert message.to == ["staff@example.com"] and agent.url in message.body
+
+
+def test_the_command_delivers_what_is_due(db: None, owned: tuple[MemberProfile, APIClient]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    profile, client = owned
+    client.put("/api/me/member-profile/notifications", {"email_kinds": ["promoted"], "email_mode": "each_event"})
+    _promote(profile)
+    out = StringIO()
+    mail.outbox.clear()
+    call_command("deliver_notifications", stdout=out)
+    assert out.getvalue().strip() == "2 notices dispatched, 1 emails sent, 0 webhook deliveries attempted."
+    assert len(mail.outbox) == 1

@@ -1,9 +1,10 @@
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from members.demo import DEFAULT_FLEET_URL, DEMO_AGENTS
+from members.demo import DEFAULT_FLEET_URL, DEMO_AGENTS, DEMO_MAILBOX, DEMO_MAILBOX_OWNER
 from members.models import MemberAgent, MemberProfile
 from members.registration import Registration, register_agents
 from registry.canonical import canonicalize_agent_url
@@ -30,10 +31,13 @@ class Command(BaseCommand):
         registered = set(MemberAgent.objects.filter(agent__url__startswith=base).values_list("agent__url", flat=True))
         created_profiles = created_agents = 0
         with transaction.atomic():
+            # One owner for every demo profile, with an address: the demo's emails print on bin/run's console.
+            owner, _ = User.objects.get_or_create(username=DEMO_MAILBOX_OWNER, defaults={"email": DEMO_MAILBOX})
             for demo in DEMO_AGENTS:
                 profile, created = MemberProfile.objects.get_or_create(
                     slug=demo.member, defaults={"display_name": demo.member_name}
                 )
+                profile.owners.add(owner)
                 created_profiles += created
                 url = canonicalize_agent_url(base + demo.path)
                 if url in registered:
