@@ -54,6 +54,10 @@ class WebhookInput(serializers.Serializer):
         return url
 
 
+def new_webhook_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
 def _settings(profile: Any) -> NotificationSettings:
     return NotificationSettings.objects.filter(profile=profile).first() or NotificationSettings(profile=profile)
 
@@ -116,7 +120,7 @@ class Webhooks(APIView):
             profile=profile,
             url=body.validated_data["url"],
             kinds=body.validated_data.get("kinds", list(NoticeKind.values)),
-            secret=f"whsec_{secrets.token_urlsafe(32)}",
+            secret=new_webhook_secret(),
         )
         return Response({**_endpoint_document(endpoint), "secret": endpoint.secret}, status=status.HTTP_201_CREATED)
 

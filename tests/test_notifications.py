@@ -244,3 +244,28 @@ def test_the_command_delivers_what_is_due(db: None, owned: tuple[MemberProfile, 
     call_command("deliver_notifications", stdout=out)
     assert out.getvalue().strip() == "2 notices dispatched, 1 emails sent, 0 webhook deliveries attempted."
     assert len(mail.outbox) == 1
+
+
+def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) -> None:
+    from django.test import Client
+
+    from members.models import WebhookEndpoint
+    from tests.factories import make_staff
+
+    profile = make_profile("acme")
+    client = Client()
+    client.force_login(make_staff())
+    page = (
+        client.post(
+            "/admin/members/webhookendpoint/add/",
+            {"profile": profile.pk, "url": "https://hooks.example.com/x", "kinds": '["promoted"]'},
+            follow=True,
+        )
+        .getvalue()
+        .decode()
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.secret.startswith("whsec_") and endpoint.secret in page
+    assert (
+        endpoint.secret not in client.get(f"/admin/members/webhookendpoint/{endpoint.pk}/change/").getvalue().decode()
+    )

@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from audit.models import Notice
 from console.admin.base import ReadOnlyModelAdmin
 from members.models import Delivery, WebhookEndpoint
+from members.notify_api import new_webhook_secret
 
 
 @admin.register(Notice)
@@ -33,11 +34,19 @@ class DeliveryAdmin(ReadOnlyModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    """Members' webhook endpoints; the signing secret is never shown here."""
+    """Members' webhook endpoints; the signing secret is shown once, when one is added."""
 
     list_display = ["profile", "url", "created_at"]
     search_fields = ["url", "profile__slug"]
     exclude = ["secret"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # created through the member API, which shows the secret once
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        if not change:
+            obj.secret = new_webhook_secret()
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                f"Signing secret for {obj.url}, shown this once; give it to the member: {obj.secret}",
+                messages.WARNING,
+            )
