@@ -185,11 +185,9 @@ AGENT_PROBE_CONCURRENCY = env.int("AGENT_PROBE_CONCURRENCY", default=100)
 AGENT_PROBE_TIMEOUT = env.float("AGENT_PROBE_TIMEOUT", default=10.0)
 AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024)
 # Keys that seal owners' agent credentials (Fernet, comma-separated; the first seals,
-# all open). Required when DEBUG is off (a system check says so); bin/run keeps a
-# generated one in var/ for the demo.
+# all open). Required when DEBUG is off (a system check says so); bin/run writes a
+# generated one into the local .env for the demo.
 AGENT_CREDENTIAL_KEYS = env.list("AGENT_CREDENTIAL_KEYS", default=[])
-if not AGENT_CREDENTIAL_KEYS and DEBUG and (BASE_DIR / "var" / "credential.key").exists():
-    AGENT_CREDENTIAL_KEYS = [(BASE_DIR / "var" / "credential.key").read_text().strip()]
 # Notifications: staff digest recipients, and mail. bin/run prints mail on the console.
 REGISTRY_STAFF_EMAILS = env.list("REGISTRY_STAFF_EMAILS", default=[])
 STAFF_DIGEST_CRON = env.str("STAFF_DIGEST_CRON", default="0 7 * * *")
