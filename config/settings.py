@@ -69,7 +69,10 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_RESET_ON_SUCCESS = True
-AXES_COOLOFF_MESSAGE = "Too many failed sign-ins: wait 15 minutes, or ask an administrator to lift the lockout."
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed sign-ins: wait {round(AXES_COOLOFF_TIME * 60)} minutes, "
+    "or ask an administrator to lift the lockout."
+)
 # The client address: X-Forwarded-For only behind a proxy this deployment trusts
 # (USE_X_FORWARDED_PROTO), else a client could name any address it likes.
 AXES_IPWARE_META_PRECEDENCE_ORDER = (

@@ -17,7 +17,7 @@ from crawler.access import agent_for_owner
 from crawler.credentials import credentials_for, record_use
 from crawler.netsafety import BlockedAddressError, check_url_target
 from crawler.policy import Action, apply_probe_results
-from crawler.probe import ProbeLimits, run_probes
+from crawler.probe import ProbeLimits, ProbeTarget, run_probes
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from crawler.routes import route_of
 from registry.models import CapabilitySnapshot
@@ -66,9 +66,8 @@ class AgentRefresh(APIView):
             return Response({"detail": f"Not an allowed probe target: {exc}."}, status=status.HTTP_400_BAD_REQUEST)
         snapshot = CapabilitySnapshot.objects.filter(agent=agent).first()
         opened = credentials_for([agent.pk])
-        [result] = run_probes(
-            [(agent.url, agent.protocol)], limits, routes=[route_of(snapshot)], credentials=[opened.get(agent.pk)]
-        )
+        target = ProbeTarget(agent.url, agent.protocol, route_of(snapshot), opened.get(agent.pk))
+        [result] = run_probes([target], limits)
         [outcome] = apply_probe_results([(agent.pk, result)], actor=request.user.get_username()).outcomes
         record_use([(agent.pk, outcome.error_kind)], opened)
         body: dict[str, Any] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,19 +87,13 @@ def record_use(results: Iterable[tuple[int, str]], used: Iterable[int]) -> None:
     from crawler.models import AgentCredential
 
     sent = set(used)
-    outcome = {agent_id: error_kind or "ok" for agent_id, error_kind in results if agent_id in sent}
-    if not outcome:
-        return
+    by_result: defaultdict[str, list[int]] = defaultdict(list)
+    for agent_id, error_kind in results:
+        if agent_id in sent:
+            by_result[error_kind or "ok"].append(agent_id)
     now = timezone.now()
-    for result, ids in _grouped(outcome).items():
+    for result, ids in by_result.items():  # one update per distinct result, not per agent
         AgentCredential.objects.filter(agent_id__in=ids).update(last_used_at=now, last_result=result)
-
-
-def _grouped(outcome: dict[int, str]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {}
-    for agent_id, result in outcome.items():
-        groups.setdefault(result, []).append(agent_id)
-    return groups
 
 
 def save_credential(agent_id: int, agent_url: str, credential: Credential, *, actor: str) -> str:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from crawler.credentials import credentials_for, record_use
 from crawler.policy import CrawlSummary, apply_probe_results
-from crawler.probe import ProbeLimits, iter_probe_batches
+from crawler.probe import ProbeLimits, ProbeTarget, iter_probe_batches
 from crawler.probe.tools import clean_text
 from crawler.routes import REMEMBERED_ROUTE, remembered_route
 from crawler.selection import due_for_crawl, in_crawl_order
@@ -86,15 +86,15 @@ def crawl_chunk(
                 "pk", "url", "protocol", *REMEMBERED_ROUTE
             )
         )
-        targets = [(url, protocol) for _, url, protocol, *_ in rows]
-        routes = [remembered_route(*row[3:]) for row in rows]
         opened = credentials_for(pk for pk, *_ in rows)
-        credentials = [opened.get(pk) for pk, *_ in rows]
+        targets = [
+            ProbeTarget(url, protocol, remembered_route(*route), opened.get(pk)) for pk, url, protocol, *route in rows
+        ]
         summary = CrawlSummary()
         # Results are written in short transactions as they arrive, while the
         # agents that have not answered yet run out their deadline.
         limits = ProbeLimits.from_settings(deadline=deadline)
-        for batch in iter_probe_batches(targets, limits, routes=routes, credentials=credentials, max_batch=WRITE_BATCH):
+        for batch in iter_probe_batches(targets, limits, max_batch=WRITE_BATCH):
             pairs = [(rows[index][0], result) for index, result in batch]
             outcomes = apply_probe_results(pairs, run_id=uuid.UUID(run_id) if run_id else None).outcomes
             record_use(((o.agent_id, o.error_kind) for o in outcomes), opened)

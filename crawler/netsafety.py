@@ -56,6 +56,15 @@ class AddressPolicy:
     allow_private: bool = False
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
+    @classmethod
+    def from_settings(cls) -> AddressPolicy:
+        from django.conf import settings
+
+        return cls(
+            allow_private=settings.AGENT_PROBE_ALLOW_PRIVATE,
+            allowed_networks=tuple(ipaddress.ip_network(n) for n in settings.AGENT_PROBE_ALLOWED_NETWORKS),
+        )
+
     def check(self, text: str) -> None:
         """Raise BlockedAddressError unless ``text`` is an address probes may reach."""
         if self.allow_private:

@@ -145,6 +145,8 @@ def send_due_emails(now: datetime | None = None) -> int:
             sent += 1
             for delivery in deliveries:
                 delivery.status, delivery.sent_at, delivery.attempts = Delivery.Status.SENT, now, delivery.attempts + 1
+        # Recorded right after its message, not once at the end: a job that dies
+        # midway has not sent anything it will send again.
         Delivery.objects.bulk_update(
             deliveries, ["status", "sent_at", "attempts", "next_attempt_at", "last_error", "last_status_code"]
         )
@@ -165,12 +167,6 @@ def webhook_body(notice: Notice) -> bytes:
     ).encode()
 
 
-def _address_policy() -> AddressPolicy:
-    from crawler.probe import ProbeLimits
-
-    return ProbeLimits.from_settings().address_policy
-
-
 def deliver_webhook(delivery: Delivery, now: datetime | None = None) -> None:
     """One attempt; the delivery row records what came of it."""
     now = now or timezone.now()
@@ -185,7 +181,7 @@ def deliver_webhook(delivery: Delivery, now: datetime | None = None) -> None:
     }
     started = time.monotonic()
     try:
-        check_url_target(endpoint.url, _address_policy())
+        check_url_target(endpoint.url, AddressPolicy.from_settings())
         with requests.post(
             endpoint.url,
             data=body,

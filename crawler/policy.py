@@ -190,9 +190,7 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferenc
         snapshot.inferred_type = inference.type
         snapshot.inferred_from = inference.evidence
         snapshot.inferred_by = inference.source if inference.type else ""
-        snapshot.adcp_protocols = "".join(f",{p}" for p in result.adcp_protocols) + (
-            "," if result.adcp_protocols else ""
-        )
+        snapshot.declared_protocols = result.adcp_protocols
         snapshot.adcp_versions = ",".join(result.adcp_versions)
         snapshot.probed_at = now
     # else: an agent that showed known tools before and none now keeps its
@@ -254,19 +252,27 @@ class Evaluation:
         self.notices += other.notices
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one application of probe results is done under."""
+
+    promote_source: str = Source.CRAWLER_PROMOTE
+    run_id: uuid.UUID | None = None
+    actor: str = ""
+    now: datetime = field(default_factory=timezone.now)
+    # What a caller that planned earlier saw of each agent (crawler.reprobe).
+    expected: Mapping[int, AgentState] | None = None
+
+
 def _evaluate(
     agents: dict[int, Agent],
     snapshots: dict[int, CapabilitySnapshot],
     results: Sequence[tuple[int, ProbeResult]],
-    *,
-    promote_source: str,
-    run_id: uuid.UUID | None,
-    actor: str,
-    now: datetime,
-    expected: Mapping[int, AgentState] | None,
+    run: _Run,
 ) -> Evaluation:
     """Decide, in memory, what the results do to these rows (nothing is written here)."""
     evaluation = Evaluation()
+    expected, now = run.expected, run.now
     for agent_id, result in results:
         agent = agents.get(agent_id)
         snapshot = snapshots.get(agent_id)
@@ -297,24 +303,21 @@ def _evaluate(
         _update_backoff(snapshot, new_type, result, now)
 
         member = agent.registration.profile.slug if hasattr(agent, "registration") else None
+        news: list[tuple[NoticeKind, dict[str, Any]]] = []
         if snapshot.terminal_state and not was_given_up:
-            evaluation.notices.append(
-                Notice(
-                    kind=NoticeKind.GIVEN_UP,
-                    agent_url=agent.url,
-                    member=member,
-                    payload={"terminal_state": snapshot.terminal_state, "attempts": snapshot.unknown_attempts},
+            news.append(
+                (
+                    NoticeKind.GIVEN_UP,
+                    {"terminal_state": snapshot.terminal_state, "attempts": snapshot.unknown_attempts},
                 )
             )
         if snapshot.auth_required and not was_walled:
-            evaluation.notices.append(
-                Notice(
-                    kind=NoticeKind.AUTH_REQUIRED,
-                    agent_url=agent.url,
-                    member=member,
-                    payload={"error_kind": result.error_kind, "error_message": result.error_message},
-                )
+            news.append(
+                (NoticeKind.AUTH_REQUIRED, {"error_kind": result.error_kind, "error_message": result.error_message})
             )
+        evaluation.notices += [
+            Notice(kind=kind, agent_url=agent.url, member=member, payload=payload) for kind, payload in news
+        ]
         notes = {
             "inferred_type": inferred,
             "inferred_by": inference.source if inferred else None,
@@ -344,8 +347,8 @@ def _evaluate(
                     source=Source.CRAWLER_DISAGREEMENT,
                     old_type=agent.type,
                     member=member,
-                    run_id=run_id,
-                    actor=actor,
+                    run_id=run.run_id,
+                    actor=run.actor,
                     notes=notes,
                 )
             )
@@ -373,21 +376,10 @@ def _load(ids: list[int], *, lock: bool) -> tuple[dict[int, Agent], dict[int, Ca
     return agents, snapshots
 
 
-def preview_probe_results(
-    results: Sequence[tuple[int, ProbeResult]], *, promote_source: str = Source.CRAWLER_PROMOTE
-) -> list[Outcome]:
+def preview_probe_results(results: Sequence[tuple[int, ProbeResult]]) -> list[Outcome]:
     """What :func:`apply_probe_results` would do, without writing anything."""
     agents, snapshots = _load([agent_id for agent_id, _ in results], lock=False)
-    return _evaluate(
-        agents,
-        snapshots,
-        results,
-        promote_source=promote_source,
-        run_id=None,
-        actor="",
-        now=timezone.now(),
-        expected=None,
-    ).outcomes
+    return _evaluate(agents, snapshots, results, _Run()).outcomes
 
 
 def apply_probe_results(
@@ -410,15 +402,12 @@ def apply_probe_results(
     whose result still fails is recorded with that failure as its probe error.
     A database that cannot be reached fails the batch, for the job to retry.
     """
-    options: dict[str, Any] = {
-        "promote_source": promote_source,
-        "run_id": run_id,
-        "actor": actor,
-        "now": now or timezone.now(),
-        "expected": expected,
-    }
+    return _apply_isolated(results, _Run(promote_source, run_id, actor, now or timezone.now(), expected))
+
+
+def _apply_isolated(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evaluation:
     try:
-        return _apply_batch(results, **options)
+        return _apply_batch(results, run)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
@@ -426,7 +415,7 @@ def apply_probe_results(
             logger.warning("a batch of %d probe results failed to write; writing them one by one", len(results))
             evaluation = Evaluation()
             for pair in results:
-                evaluation.extend(apply_probe_results([pair], **options))
+                evaluation.extend(_apply_isolated([pair], run))
             return evaluation
         [(agent_id, result)] = results
         logger.warning("the probe result of agent %s could not be stored", agent_id, exc_info=exc)
@@ -437,35 +426,18 @@ def apply_probe_results(
             error_kind=ProbeErrorKind.PROTOCOL,
             error_message=f"the agent's reply could not be stored ({type(exc).__name__})",
         )
-        return _apply_batch([(agent_id, unstorable)], **options)
+        return _apply_batch([(agent_id, unstorable)], run)
 
 
-def _apply_batch(
-    results: Sequence[tuple[int, ProbeResult]],
-    *,
-    promote_source: str,
-    run_id: uuid.UUID | None,
-    actor: str,
-    now: datetime,
-    expected: Mapping[int, AgentState] | None,
-) -> Evaluation:
+def _apply_batch(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evaluation:
     with transaction.atomic():
         agents, snapshots = _load([agent_id for agent_id, _ in results], lock=True)
-        evaluation = _evaluate(
-            agents,
-            snapshots,
-            results,
-            promote_source=promote_source,
-            run_id=run_id,
-            actor=actor,
-            now=now,
-            expected=expected,
-        )
+        evaluation = _evaluate(agents, snapshots, results, run)
         CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
         if evaluation.changed_snapshots:
             CapabilitySnapshot.objects.bulk_update(evaluation.changed_snapshots, SNAPSHOT_FIELDS, batch_size=500)
         apply_type_changes(
-            evaluation.promotions, source=promote_source, actor=actor, run_id=run_id, found=evaluation.found
+            evaluation.promotions, source=run.promote_source, actor=run.actor, run_id=run.run_id, found=evaluation.found
         )
         record_many(evaluation.disagreements)
         write_notices(evaluation.notices)

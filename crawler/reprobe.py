@@ -23,7 +23,7 @@ from django.db.models import Q
 from audit.models import Source
 from crawler.credentials import credentials_for
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
-from crawler.probe import ProbeLimits, ProbeResult, iter_probe_batches
+from crawler.probe import ProbeLimits, ProbeResult, ProbeTarget, iter_probe_batches
 from crawler.routes import route_of
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, drift
@@ -143,11 +143,9 @@ def probe_and_plan(
     started = time.monotonic()
     entries: list[ReprobeEntry | None] = [None] * len(agents)
     done = 0
-    targets = [(a.url, a.protocol) for a in agents]
-    routes = [route_of(getattr(a, "snapshot", None)) for a in agents]
     opened = credentials_for(a.pk for a in agents)
-    credentials = [opened.get(a.pk) for a in agents]
-    for batch in iter_probe_batches(targets, limits, routes=routes, credentials=credentials):
+    targets = [ProbeTarget(a.url, a.protocol, route_of(getattr(a, "snapshot", None)), opened.get(a.pk)) for a in agents]
+    for batch in iter_probe_batches(targets, limits):
         for index, result in batch:
             agent = agents[index]
             snapshot = getattr(agent, "snapshot", None)
@@ -165,10 +163,7 @@ def probe_and_plan(
             on_progress(done, len(agents))
     plan = ReprobePlan(entries=[e for e in entries if e is not None])
     answered = [e for e in plan.entries if e.result.ok]
-    outcomes = {
-        o.agent_id: o
-        for o in preview_probe_results([(e.agent_id, e.result) for e in answered], promote_source=Source.REPROBE)
-    }
+    outcomes = {o.agent_id: o for o in preview_probe_results([(e.agent_id, e.result) for e in answered])}
     current = dict(
         CapabilitySnapshot.objects.filter(agent_id__in=[e.agent_id for e in answered]).values_list(
             "agent_id", "inferred_type"

@@ -23,7 +23,7 @@ from members.models import MemberAgent, MemberProfile, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
 from members.resolve import Rule, with_resolution
 from registry.canonical import canonicalize_agent_url
-from registry.models import Agent, CapabilitySnapshot
+from registry.models import CapabilitySnapshot
 from registry.types import Protocol, parse_agent_type
 
 
@@ -115,47 +115,36 @@ def profile_document(profile: MemberProfile) -> dict[str, Any]:
         "slug": profile.slug,
         "display_name": profile.display_name,
         "is_public": profile.is_public,
-        "agents": [
-            {
-                "url": ma.agent.url,
-                "display_name": ma.display_name,
-                "protocol": ma.agent.protocol,
-                "declared_type": ma.declared_type,
-                "published_type": ma.agent.type,
-                "inferred_type": ma.inferred_type,
-                "auth_required": bool(ma.agent.snapshot.auth_required) if _has_snapshot(ma.agent) else False,
-                # The last probe's failure in the agent's own words (e.g. why saved credentials were rejected).
-                "probe_error": _probe_error(ma.agent),
-                "explanation": explain(
-                    rule=ma.rule,
-                    declared=ma.declared_type,
-                    published=ma.agent.type,
-                    resolved=ma.resolved_type,
-                    inferred=ma.inferred_type,
-                    tools=_evidence(ma.agent),
-                ),
-            }
-            for ma in agents
-        ],
+        "agents": [_agent_document(ma, getattr(ma.agent, "snapshot", None)) for ma in agents],
     }
 
 
-def _probe_error(agent: Agent) -> dict[str, str] | None:
-    snapshot = getattr(agent, "snapshot", None)
-    if snapshot is None or not snapshot.error_kind:
-        return None
-    return {"kind": snapshot.error_kind, "message": snapshot.error_message}
-
-
-def _has_snapshot(agent: Agent) -> bool:
-    return getattr(agent, "snapshot", None) is not None
-
-
-def _evidence(agent: Agent) -> list[str]:
-    snapshot = getattr(agent, "snapshot", None)
-    if snapshot is None or snapshot.probed_at is None:
-        return []
-    return list(snapshot.inferred_from)
+def _agent_document(ma: Any, snapshot: CapabilitySnapshot | None) -> dict[str, Any]:
+    """One registration, annotated by ``with_resolution`` (hence ``Any``), as the member sees it."""
+    answered = snapshot is not None and snapshot.probed_at is not None
+    return {
+        "url": ma.agent.url,
+        "display_name": ma.display_name,
+        "protocol": ma.agent.protocol,
+        "declared_type": ma.declared_type,
+        "published_type": ma.agent.type,
+        "inferred_type": ma.inferred_type,
+        "auth_required": bool(snapshot and snapshot.auth_required),
+        # The last probe's failure in the agent's own words (e.g. why saved credentials were rejected).
+        "probe_error": (
+            {"kind": snapshot.error_kind, "message": snapshot.error_message}
+            if snapshot and snapshot.error_kind
+            else None
+        ),
+        "explanation": explain(
+            rule=ma.rule,
+            declared=ma.declared_type,
+            published=ma.agent.type,
+            resolved=ma.resolved_type,
+            inferred=ma.inferred_type,
+            tools=list(snapshot.inferred_from) if snapshot and answered else [],
+        ),
+    }
 
 
 def _register(profile: MemberProfile, agents: list[dict[str, Any]], actor: str) -> None:

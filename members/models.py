@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from audit.models import NoticeKind
 from members.resolve import publish_resolved_types
 from registry.models import Agent
 from registry.publish import show_applied
@@ -172,8 +173,6 @@ class HostQuota(models.Model):
 
 
 def _all_kinds() -> list[str]:
-    from audit.models import NoticeKind
-
     return list(NoticeKind.values)
 
 

@@ -6,9 +6,11 @@ the single writer, audited, in the transaction that writes the registrations.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -73,9 +75,13 @@ def check_quotas(profile: MemberProfile, urls: Sequence[str], already_registered
         )
     per_host = Counter(_host(url) for url in new)
     raised = dict(HostQuota.objects.filter(host__in=list(per_host)).values_list("host", "max_agents"))
+    on_these_hosts = reduce(operator.or_, (_on_host(host) for host in per_host))
+    registered_on = Counter(
+        _host(url) for url in MemberAgent.objects.filter(on_these_hosts).values_list("agent__url", flat=True)
+    )
     for host, adding in sorted(per_host.items()):
         limit = raised.get(host, settings.MEMBER_MAX_AGENTS_PER_HOST)
-        if MemberAgent.objects.filter(_on_host(host)).count() + adding > limit:
+        if registered_on[host] + adding > limit:
             raise QuotaExceeded(
                 {"agents": [f"At most {limit} agents may be registered on {host} by all members together (quota)."]}
             )

@@ -170,9 +170,18 @@ class CapabilitySnapshot(models.Model):
     def __str__(self) -> str:
         return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
 
+    @staticmethod
+    def protocol_token(protocol: str) -> str:
+        """How one declared protocol stands in ``adcp_protocols`` (",media_buy,creative,")."""
+        return f",{protocol},"
+
     @property
     def declared_protocols(self) -> list[str]:
         return [p for p in self.adcp_protocols.split(",") if p]
+
+    @declared_protocols.setter
+    def declared_protocols(self, protocols: list[str]) -> None:
+        self.adcp_protocols = f",{','.join(protocols)}," if protocols else ""
 
 
 class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]  # django-stubs cannot type a base made by from_queryset()

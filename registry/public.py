@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from registry.models import Agent
+from registry.models import Agent, CapabilitySnapshot
 from registry.types import parse_agent_type
 
 
@@ -38,8 +38,7 @@ def filter_agents(
             allowed = ", ".join(ADCP_PROTOCOLS)
             message = f"{adcp_protocol[:40]!r} is not an AdCP protocol; use one of: {allowed}."
             raise ValidationError({"adcp_protocol": [message]})
-        # Stored as ",media_buy,creative,": one portable lookup.
-        queryset = queryset.filter(snapshot__adcp_protocols__contains=f",{declared},")
+        queryset = queryset.filter(snapshot__adcp_protocols__contains=CapabilitySnapshot.protocol_token(declared))
     if member:
         queryset = queryset.filter(registration__profile__slug=member.strip().lower())
     if q.strip():

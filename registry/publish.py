@@ -141,13 +141,9 @@ class StaleChange(NamedTuple):
 class ApplyResult:
     run_id: uuid.UUID
     decision: Decision = Decision.PUBLISH
+    # The changes written (for a keep, the agents whose type was kept).
     applied: list[TypeChange] = field(default_factory=list)
     stale: list[StaleChange] = field(default_factory=list)
-
-    @property
-    def flipped(self) -> list[TypeChange]:
-        """The applied changes (for a keep, the agents whose type was kept)."""
-        return self.applied
 
 
 def _found(reason: Drift, state: AgentState | None) -> str:

@@ -81,7 +81,7 @@ def test_a_row_changed_between_plan_and_apply_is_stale_and_left_alone(db: None) 
     # A reviewer (or the crawler) sets swivel to creative after the preview.
     Agent.objects.filter(url="https://swivel.example.com/mcp").update(type="creative")
     result = apply_backfill(plan, actor="ops")
-    assert [c.member for c in result.flipped] == ["bidcliq"]
+    assert [c.member for c in result.applied] == ["bidcliq"]
     assert [(c.member, found) for c, found in result.stale] == [("swivel", "creative")]
     assert published()["https://swivel.example.com/mcp"] == "creative"
     assert TypeReclassification.objects.filter(source="backfill_script").count() == 1
@@ -112,7 +112,7 @@ def test_a_failure_midway_leaves_whole_flips_and_a_rerun_converges(db: None, mon
 
     monkeypatch.setattr(reclassify, "record_many", real_record_many)
     rerun = apply_backfill(plan_backfill())
-    assert len(rerun.flipped) == 2 and not rerun.stale
+    assert len(rerun.applied) == 2 and not rerun.stale
     assert set(published().values()) == {"sales"}
     assert TypeReclassification.objects.filter(source="backfill_script").count() == 6
 

@@ -5,7 +5,7 @@ straight there."""
 import pytest
 
 from crawler.jobs import crawl_chunk
-from crawler.probe import ProbeLimits, Route, run_probes
+from crawler.probe import ProbeLimits, ProbeTarget, Route, run_probes
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent
 from tests.probing import LOOPBACK_ONLY
@@ -88,7 +88,7 @@ def test_the_next_crawl_goes_straight_to_the_remembered_route(fleet: dict[str, A
 def test_a_remembered_route_that_stopped_answering_is_renegotiated(dialects: str) -> None:
     gone = Route("streamable_http", MODERN, dialects + "/no-longer-here/mcp")
     limits = ProbeLimits(deadline=5, address_policy=LOOPBACK_ONLY)
-    [result] = run_probes([(dialects + "/stateless/mcp", "mcp")], limits, routes=[gone])
+    [result] = run_probes([ProbeTarget(dialects + "/stateless/mcp", "mcp", route=gone)], limits)
     assert result.ok, result.error_message
     assert (result.endpoint, result.tool_names) == (dialects + "/stateless/mcp", ["get_products", "create_media_buy"])
 

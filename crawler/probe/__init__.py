@@ -16,8 +16,8 @@ a result with an error kind, and what is kept is bounded and storable.
 """
 
 from crawler.probe.a2a import tools_from_card
-from crawler.probe.limits import MAX_TOOLS, ProbeFailure, ProbeLimits, ProbeResult
-from crawler.probe.mcp import Route, find_reply, reply_result
+from crawler.probe.limits import MAX_TOOLS, ProbeFailure, ProbeLimits, ProbeResult, ProbeTarget, Route
+from crawler.probe.mcp import find_reply, reply_result
 from crawler.probe.scheduler import iter_probe_batches, probe_many, run_probes
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ProbeFailure",
     "ProbeLimits",
     "ProbeResult",
+    "ProbeTarget",
     "Route",
     "find_reply",
     "iter_probe_batches",

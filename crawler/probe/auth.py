@@ -16,27 +16,22 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlencode
 
 from yarl import URL
 
 from crawler.credentials import Credential
+from crawler.probe.http import HttpClient, check_status, parse_json, same_origin
 from crawler.probe.limits import ProbeFailure
 from registry.types import ProbeErrorKind
-
-if TYPE_CHECKING:
-    from crawler.probe.http import HttpClient
 
 TOKEN_MARGIN = 30.0  # seconds before expiry a cached token is no longer used
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]{1,2048})"')
 _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 # Token endpoints found by discovery, per agent origin and client: later probes skip discovery.
-_endpoints: dict[tuple[tuple[str, str | None, int | None], str], str] = {}
+_endpoints: dict[tuple[str, str], str] = {}
 _tokens_lock = threading.Lock()
-
-
-def _origin(url: URL) -> tuple[str, str | None, int | None]:
-    return (url.scheme, url.host, url.port)
 
 
 def forget_tokens() -> None:
@@ -51,12 +46,13 @@ class SignIn:
 
     def __init__(self, credential: Credential, agent_url: str) -> None:
         self.credential = credential
-        self.origin = _origin(URL(agent_url))
+        self.agent_url = URL(agent_url)
+        self.origin = str(self.agent_url.origin())
         self.access_token = ""
         self._refreshing = False
 
     def headers_for(self, url: URL) -> dict[str, str]:
-        if _origin(url) != self.origin:
+        if not same_origin(url, self.agent_url):
             return {}
         fields = self.credential.fields
         if self.credential.scheme == "bearer":
@@ -90,8 +86,6 @@ class SignIn:
             self._refreshing = False
 
     async def _json(self, http: HttpClient, url: str) -> dict[str, Any]:
-        from crawler.probe.http import check_status, parse_json
-
         response = await http.request("GET", url, headers={"Accept": "application/json"})
         async with response:
             check_status(response)
@@ -127,8 +121,6 @@ class SignIn:
         raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the authorization server publishes no token_endpoint")
 
     async def _token(self, http: HttpClient, token_url: str, *, cached: bool = True) -> str:
-        from crawler.probe.http import parse_json
-
         fields = self.credential.fields
         key = (token_url, fields["client_id"], fields.get("scope", ""))
         with _tokens_lock:
@@ -139,7 +131,7 @@ class SignIn:
         form["client_secret"] = fields["client_secret"]
         if fields.get("scope"):
             form["scope"] = fields["scope"]
-        body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
+        body = urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         response = await http.request("POST", token_url, body=body, headers=headers, sign=False)
         async with response:
@@ -157,9 +149,3 @@ class SignIn:
         with _tokens_lock:
             _tokens[key] = (token, time.monotonic() + max(0.0, seconds - TOKEN_MARGIN))
         return token
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
 
 from crawler.netsafety import ip_literal
-from crawler.probe.auth import SignIn
 from crawler.probe.limits import MAX_JSON_ITEMS, Budget, ProbeFailure, ProbeLimits
 from crawler.probe.tools import clean_text
 from registry.types import ProbeErrorKind
+
+if TYPE_CHECKING:
+    from crawler.probe.auth import SignIn
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
@@ -104,6 +106,15 @@ async def _excerpt(response: aiohttp.ClientResponse, budget: Budget, limit: int 
     return clean_text(" ".join(chunk.decode("utf-8", "replace").split()), limit)
 
 
+def same_origin(a: URL, b: URL) -> bool:
+    """Scheme, host and port (a default port counts as given)."""
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+class InvalidJson(ProbeFailure):
+    """Not JSON at all (as opposed to JSON too large or too deep)."""
+
+
 def check_status(response: aiohttp.ClientResponse) -> None:
     if response.status >= 400:
         raise ProbeFailure(ProbeErrorKind.HTTP_STATUS, f"HTTP {response.status} {response.reason or ''}".strip())
@@ -123,4 +134,4 @@ def parse_json(body: bytes | str, what: str) -> Any:
     except RecursionError:
         raise ProbeFailure(ProbeErrorKind.PROTOCOL, f"{what} is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProbeFailure(ProbeErrorKind.PROTOCOL, f"{what} is not valid JSON ({exc.__class__.__name__})") from None
+        raise InvalidJson(ProbeErrorKind.PROTOCOL, f"{what} is not valid JSON ({exc.__class__.__name__})") from None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.credentials import Credential
 from crawler.netsafety import AddressPolicy
 from registry.types import ProbeErrorKind
 
@@ -43,15 +43,35 @@ class ProbeLimits:
         values: dict[str, Any] = {
             "deadline": settings.AGENT_PROBE_TIMEOUT,
             "max_bytes": settings.AGENT_PROBE_MAX_BYTES,
-            "address_policy": AddressPolicy(
-                allow_private=settings.AGENT_PROBE_ALLOW_PRIVATE,
-                allowed_networks=tuple(ipaddress.ip_network(n) for n in settings.AGENT_PROBE_ALLOWED_NETWORKS),
-            ),
+            "address_policy": AddressPolicy.from_settings(),
             "concurrency": settings.AGENT_PROBE_CONCURRENCY,
             "nameservers": tuple(settings.AGENT_PROBE_NAMESERVERS),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How an agent answered: the next probe goes straight there."""
+
+    transport: str
+    protocol_version: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """One agent to probe, with what the last probe learnt and what its owner saved."""
+
+    url: str
+    protocol: str
+    route: Route | None = None  # the route it answered on last time: tried first
+    credential: Credential | None = None  # sent only to the agent's own origin
+
+    @classmethod
+    def of(cls, target: ProbeTarget | tuple[str, str]) -> ProbeTarget:
+        return target if isinstance(target, ProbeTarget) else cls(*target)
 
 
 @dataclass

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from crawler.probe.http import HttpClient, parse_json
-from crawler.probe.limits import ProbeFailure
+from crawler.probe.http import HttpClient, InvalidJson, parse_json, same_origin
+from crawler.probe.limits import ProbeFailure, Route
 from crawler.probe.sse import EventStreamTooLarge, ServerSentEvent, SSEParser
 from crawler.probe.tools import ToolList, clean_text
 from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind, Transport
@@ -39,15 +39,6 @@ HANDSHAKE_VERSION = "2025-06-18"
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 CLIENT_INFO = {"name": "adcp-agent-registry-crawler", "version": "1.0"}
 ACCEPT_BOTH = "application/json, text/event-stream"
-
-
-@dataclass(frozen=True)
-class Route:
-    """How an agent answered: the next probe goes straight there."""
-
-    transport: str
-    protocol_version: str
-    endpoint: str
 
 
 class RpcError(ProbeFailure):
@@ -73,6 +64,11 @@ class Refused(ProbeFailure):
     def __init__(self, status: int, reason: str | None) -> None:
         super().__init__(ProbeErrorKind.HTTP_STATUS, f"HTTP {status} {reason or ''}".strip())
         self.status = status
+
+
+def _negotiated_version(result: dict[str, Any], default: str) -> str:
+    version = result.get("protocolVersion")
+    return clean_text(version, 32) if isinstance(version, str) else default
 
 
 def _auth_or_server_error(response: aiohttp.ClientResponse) -> None:
@@ -123,10 +119,15 @@ class _PostSession:
 
     transport = Transport.STREAMABLE_HTTP
 
-    def __init__(self, http: HttpClient, endpoint: str) -> None:
+    def __init__(self, http: HttpClient, endpoint: str, version: str) -> None:
         self.http = http
         self.endpoint = endpoint
+        self.version = version
         self.next_id = 1
+
+    @property
+    def route(self) -> Route:
+        return Route(self.transport, self.version, self.endpoint)
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
         return {"Content-Type": "application/json", "Accept": ACCEPT_BOTH}
@@ -145,7 +146,7 @@ class _PostSession:
             _auth_or_server_error(response)
             self._remember(response)
             if response.content_type == "text/event-stream" and response.status < 400:
-                reply = await _reply_on_stream(self.http, self.http.chunks(response), request_id, method)
+                reply = await _reply_on_stream(_events(self.http, response), request_id, method)
             elif response.status >= 400 and response.content_type != "application/json":
                 raise Refused(response.status, response.reason)
             else:
@@ -170,12 +171,7 @@ class ModernSession(_PostSession):
     """MCP 2026-07-28: no session, the envelope on every request."""
 
     def __init__(self, http: HttpClient, endpoint: str, version: str = MODERN_VERSION) -> None:
-        super().__init__(http, endpoint)
-        self.version = version
-
-    @property
-    def route(self) -> Route:
-        return Route(self.transport, self.version, self.endpoint)
+        super().__init__(http, endpoint, version)
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
         headers = {
@@ -201,13 +197,8 @@ class HandshakeSession(_PostSession):
     """Streamable HTTP with ``initialize`` and an optional ``Mcp-Session-Id``."""
 
     def __init__(self, http: HttpClient, endpoint: str) -> None:
-        super().__init__(http, endpoint)
+        super().__init__(http, endpoint, version="")  # the server names it in its initialize answer
         self.session_id: str | None = None
-        self.version = ""
-
-    @property
-    def route(self) -> Route:
-        return Route(self.transport, self.version, self.endpoint)
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH}
@@ -221,9 +212,7 @@ class HandshakeSession(_PostSession):
         self.session_id = response.headers.get("Mcp-Session-Id", self.session_id)
 
     async def initialize(self) -> None:
-        result = await self.call("initialize", _initialize_params())
-        version = result.get("protocolVersion")
-        self.version = clean_text(version, 32) if isinstance(version, str) else HANDSHAKE_VERSION
+        self.version = _negotiated_version(await self.call("initialize", _initialize_params()), HANDSHAKE_VERSION)
         body = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
         response = await self.http.request("POST", self.endpoint, body=body, headers=self._headers("", None))
         async with response:
@@ -265,15 +254,13 @@ class SseSession:
                 break
         else:
             raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without an endpoint event")
-        result = await self.call("initialize", _initialize_params())
-        version = result.get("protocolVersion")
-        self.version = clean_text(version, 32) if isinstance(version, str) else "2024-11-05"
+        self.version = _negotiated_version(await self.call("initialize", _initialize_params()), "2024-11-05")
         await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def _checked_endpoint(self, data: str) -> str:
         base = URL(self.sse_url)
         target = base.join(URL(data.strip()))
-        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        if not same_origin(target, base):
             raise ProbeFailure(ProbeErrorKind.BLOCKED, "the SSE endpoint event names another origin")
         return str(target)
 
@@ -290,7 +277,7 @@ class SseSession:
         request_id = self.next_id
         self.next_id += 1
         await self._post({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-        reply = await _reply_on_stream(self.http, None, request_id, method, events=self._events)
+        reply = await _reply_on_stream(self._events, request_id, method)
         return reply_result(reply, method)
 
     async def close(self) -> None:
@@ -309,37 +296,15 @@ async def _events(http: HttpClient, response: aiohttp.ClientResponse) -> AsyncIt
             yield event
 
 
-async def _reply_on_stream(
-    http: HttpClient,
-    chunks: AsyncIterator[bytes] | None,
-    request_id: int,
-    method: str,
-    *,
-    events: AsyncIterator[ServerSentEvent] | None = None,
-) -> dict[str, Any]:
+async def _reply_on_stream(events: AsyncIterator[ServerSentEvent], request_id: int, method: str) -> dict[str, Any]:
     """Our reply among the stream's messages; a server may keep the stream open for more."""
-    if events is None:
-        assert chunks is not None
-
-        async def from_chunks() -> AsyncIterator[ServerSentEvent]:
-            parser = SSEParser(max_event=http.budget.limit)
-            async for chunk in chunks:
-                try:
-                    for event in parser.feed(chunk):
-                        yield event
-                except EventStreamTooLarge as exc:
-                    raise ProbeFailure(ProbeErrorKind.TOO_LARGE, str(exc)) from None
-
-        events = from_chunks()
     async for event in events:
         if event.event != "message":
             continue
         try:
             message = parse_json(event.data, f"the {method} reply")
-        except ProbeFailure as failure:
-            if failure.kind == ProbeErrorKind.PROTOCOL and "not valid JSON" in failure.message:
-                continue  # another message on the stream; ours may follow
-            raise
+        except InvalidJson:
+            continue  # another message on the stream; ours may follow
         if _is_reply_to(message, request_id):
             return message
     raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without a reply to the request")
@@ -414,12 +379,16 @@ async def _negotiate(http: HttpClient, endpoint: str) -> Session:
             if refusal.status != 405:
                 raise
 
-    sse = SseSession(http, endpoint)
+    try:
+        return await _opened_sse(http, endpoint)
+    except Refused as refusal:
+        raise _NotHere(refusal) from None
+
+
+async def _opened_sse(http: HttpClient, sse_url: str) -> SseSession:
+    sse = SseSession(http, sse_url)
     try:
         await sse.open()
-    except Refused as refusal:
-        await sse.close()
-        raise _NotHere(refusal) from None
     except BaseException:
         await sse.close()
         raise
@@ -437,13 +406,7 @@ def candidate_endpoints(url: str) -> list[str]:
 
 async def _open_route(http: HttpClient, route: Route) -> Session:
     if route.transport == Transport.SSE:
-        sse = SseSession(http, route.endpoint)
-        try:
-            await sse.open()
-        except BaseException:
-            await sse.close()
-            raise
-        return sse
+        return await _opened_sse(http, route.endpoint)
     if route.protocol_version in MODERN_VERSIONS:
         return ModernSession(http, route.endpoint, route.protocol_version)
     handshake = HandshakeSession(http, route.endpoint)
@@ -451,7 +414,17 @@ async def _open_route(http: HttpClient, route: Route) -> Session:
     return handshake
 
 
-async def _list_tools(session: Session, tools: ToolList, max_pages: int) -> None:
+async def _listed(session: Session, max_pages: int) -> ToolList:
+    """The session's tools, page by page; the session is closed if listing fails."""
+    try:
+        return await _list_tools(session, max_pages)
+    except BaseException:
+        await session.close()
+        raise
+
+
+async def _list_tools(session: Session, max_pages: int) -> ToolList:
+    tools = ToolList()
     cursor: str | None = None
     seen_cursors: set[str] = set()
     for _ in range(max_pages):
@@ -464,6 +437,7 @@ async def _list_tools(session: Session, tools: ToolList, max_pages: int) -> None
         if tools.truncated or not cursor or not isinstance(cursor, str) or cursor in seen_cursors:
             break
         seen_cursors.add(cursor)
+    return tools
 
 
 async def open_session(http: HttpClient, url: str, remembered: Route | None) -> Session:
@@ -494,22 +468,12 @@ class McpFindings:
 async def probe_mcp(http: HttpClient, url: str, max_pages: int, remembered: Route | None = None) -> McpFindings:
     """Open a session and list the tools; the caller closes ``findings.session``."""
     session = await open_session(http, url, remembered)
-    tools = ToolList()
     try:
-        await _list_tools(session, tools, max_pages)
+        tools = await _listed(session, max_pages)
     except ProbeFailure as failure:
-        await session.close()
         if remembered is None or _final(failure):
             raise
         # The remembered route answered the handshake but not the listing: start over.
         session = await open_session(http, url, None)
-        tools = ToolList()
-        try:
-            await _list_tools(session, tools, max_pages)
-        except BaseException:
-            await session.close()
-            raise
-    except BaseException:
-        await session.close()
-        raise
+        tools = await _listed(session, max_pages)
     return McpFindings(tools=tools, route=session.route, session=session)

@@ -14,8 +14,8 @@ from crawler.probe.a2a import probe_a2a
 from crawler.probe.adcp import ask_declaration
 from crawler.probe.auth import SignIn
 from crawler.probe.http import HttpClient
-from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult
-from crawler.probe.mcp import Route, probe_mcp
+from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult, ProbeTarget, Route
+from crawler.probe.mcp import probe_mcp
 from crawler.probe.tools import clean_text
 from registry.types import ProbeErrorKind, Protocol, Transport
 
@@ -31,9 +31,8 @@ class Prober:
         self.session = session
         self.limits = limits
 
-    async def probe(
-        self, url: str, protocol: str, remembered: Route | None = None, credential: Credential | None = None
-    ) -> ProbeResult:
+    async def probe(self, target: ProbeTarget) -> ProbeResult:
+        url, protocol, remembered, credential = target.url, target.protocol, target.route, target.credential
         started = time.monotonic()
         result = ProbeResult(url=url, protocol=protocol)
         try:

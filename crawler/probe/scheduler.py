@@ -13,10 +13,8 @@ from typing import Any
 import aiohttp
 from aiohttp.resolver import AsyncResolver
 
-from crawler.credentials import Credential
 from crawler.netsafety import SafeResolver
-from crawler.probe.limits import ProbeLimits, ProbeResult
-from crawler.probe.mcp import Route
+from crawler.probe.limits import ProbeLimits, ProbeResult, ProbeTarget
 from crawler.probe.prober import Prober
 
 USER_AGENT = "AdCP-Agent-Registry-Crawler/1.0 (+registry probe; tools/list and agent cards only)"
@@ -24,17 +22,11 @@ USER_AGENT = "AdCP-Agent-Registry-Crawler/1.0 (+registry probe; tools/list and a
 Sink = Callable[[int, ProbeResult], None]
 
 
-async def probe_many(
-    targets: Sequence[tuple[str, str]],
-    limits: ProbeLimits,
-    sink: Sink | None = None,
-    routes: Sequence[Route | None] | None = None,
-    credentials: Sequence[Credential | None] | None = None,
-) -> list[ProbeResult]:
-    """Probe ``(url, protocol)`` pairs concurrently; results in the same order.
+Targets = Sequence[ProbeTarget | tuple[str, str]]
 
-    ``routes[i]`` is the route target ``i`` answered on last time, tried first;
-    ``credentials[i]`` its owner's credential, sent only to its origin.
+
+async def probe_many(targets: Targets, limits: ProbeLimits, sink: Sink | None = None) -> list[ProbeResult]:
+    """Probe the targets (or ``(url, protocol)`` pairs) concurrently; results in the same order.
 
     ``sink(index, result)`` is called as each probe finishes, for callers that
     write results while slower probes are still running.
@@ -46,9 +38,7 @@ async def probe_many(
     dns = AsyncResolver(nameservers=list(limits.nameservers) or None, timeout=limits.deadline, tries=1)
     resolver = SafeResolver(limits.address_policy, dns, lookups_per_domain=limits.lookups_per_domain)
     try:
-        return await _probe_all(
-            targets, limits, resolver, sink, routes or [None] * len(targets), credentials or [None] * len(targets)
-        )
+        return await _probe_all([ProbeTarget.of(t) for t in targets], limits, resolver, sink)
     finally:
         # Ours to close (the connector closes only a resolver it made): lookups
         # still pending are cancelled while the loop can take their callbacks.
@@ -56,12 +46,7 @@ async def probe_many(
 
 
 async def _probe_all(
-    targets: Sequence[tuple[str, str]],
-    limits: ProbeLimits,
-    resolver: SafeResolver,
-    sink: Sink | None,
-    routes: Sequence[Route | None],
-    credentials: Sequence[Credential | None],
+    targets: list[ProbeTarget], limits: ProbeLimits, resolver: SafeResolver, sink: Sink | None
 ) -> list[ProbeResult]:
     connector = aiohttp.TCPConnector(
         limit=0,  # the semaphores below bound the sockets
@@ -80,9 +65,9 @@ async def _probe_all(
     ) as session:
         prober = Prober(session, limits)
 
-        async def probe_slotted(index: int, url: str, protocol: str) -> ProbeResult:
+        async def probe_slotted(target: ProbeTarget) -> ProbeResult:
             async with active:
-                task = asyncio.ensure_future(prober.probe(url, protocol, routes[index], credentials[index]))
+                task = asyncio.ensure_future(prober.probe(target))
                 done, _ = await asyncio.wait({task}, timeout=limits.slow_after)
                 if done:
                     return task.result()
@@ -93,35 +78,25 @@ async def _probe_all(
             finally:
                 slow.release()
 
-        async def one(index: int, url: str, protocol: str) -> ProbeResult:
-            result = await probe_slotted(index, url, protocol)
+        async def one(index: int, target: ProbeTarget) -> ProbeResult:
+            result = await probe_slotted(target)
             if sink is not None:
                 sink(index, result)
             return result
 
-        return await asyncio.gather(*(one(i, url, protocol) for i, (url, protocol) in enumerate(targets)))
+        return await asyncio.gather(*(one(i, target) for i, target in enumerate(targets)))
 
 
-def run_probes(
-    targets: Sequence[tuple[str, str]],
-    limits: ProbeLimits,
-    routes: Sequence[Route | None] | None = None,
-    credentials: Sequence[Credential | None] | None = None,
-) -> list[ProbeResult]:
+def run_probes(targets: Targets, limits: ProbeLimits) -> list[ProbeResult]:
     """Probe from synchronous code in a fresh event loop; results in order."""
-    return asyncio.run(probe_many(targets, limits, routes=routes, credentials=credentials))
+    return asyncio.run(probe_many(targets, limits))
 
 
 _DONE = object()
 
 
 @contextmanager
-def probing_thread(
-    targets: Sequence[tuple[str, str]],
-    limits: ProbeLimits,
-    routes: Sequence[Route | None] | None = None,
-    credentials: Sequence[Credential | None] | None = None,
-) -> Iterator[queue.Queue[Any]]:
+def probing_thread(targets: Targets, limits: ProbeLimits) -> Iterator[queue.Queue[Any]]:
     """Probe in a thread with its own event loop; ``(index, result)`` pairs arrive on the queue.
 
     The loop never touches the database. Leaving the block cancels whatever is
@@ -136,11 +111,7 @@ def probing_thread(
         nonlocal task
         asyncio.set_event_loop(loop)
         try:
-            task = loop.create_task(
-                probe_many(
-                    targets, limits, sink=lambda i, r: finished.put((i, r)), routes=routes, credentials=credentials
-                )
-            )
+            task = loop.create_task(probe_many(targets, limits, sink=lambda i, r: finished.put((i, r))))
             started.set()
             loop.run_until_complete(task)
         except asyncio.CancelledError:
@@ -165,11 +136,9 @@ def probing_thread(
 
 
 def iter_probe_batches(
-    targets: Sequence[tuple[str, str]],
+    targets: Targets,
     limits: ProbeLimits,
     *,
-    routes: Sequence[Route | None] | None = None,
-    credentials: Sequence[Credential | None] | None = None,
     max_batch: int = 500,
     max_wait: float = 0.5,
 ) -> Generator[list[tuple[int, ProbeResult]]]:
@@ -178,7 +147,7 @@ def iter_probe_batches(
     The caller's thread writes each batch while slower probes are still in
     flight; a caller that stops iterating stops the probes.
     """
-    with probing_thread(targets, limits, routes, credentials) as finished:
+    with probing_thread(targets, limits) as finished:
         batch: list[tuple[int, ProbeResult]] = []
         batch_started = 0.0
         while True:

@@ -108,7 +108,7 @@ class Command(BaseCommand):
     def _finish(
         self, plan: BackfillPlan, result: ApplyResult | None, *, dry_run: bool, as_json: bool, refused: bool
     ) -> None:
-        flipped = len(result.flipped) if result else 0
+        flipped = len(result.applied) if result else 0
         stale = len(result.stale) if result else 0
         summary = {
             "mode": "dry_run" if dry_run else "write",
