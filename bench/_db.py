@@ -1,50 +1,53 @@
-"""Benchmarks run against their own PostgreSQL database, created and migrated here."""
+"""Each benchmark runs in a PostgreSQL database of its own: created and migrated when
+it starts, dropped when it ends, so no run depends on what an earlier one left and
+no run has to erase audit history (which the guards rightly refuse).
+
+PostgreSQL (and Redis, for the benchmark that runs RQ workers) are started with
+``bin/services.sh`` when they do not answer on 127.0.0.1, as ``bin/test`` does.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/registry_bench"
+SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 
 
-def setup_django() -> None:
+def _ensure_services(*services: str) -> None:
+    subprocess.run(["bash", str(ROOT / "bin" / "services.sh"), *services], cwd=ROOT, check=True)
+
+
+@contextmanager
+def fresh_database(*, redis: bool = False) -> Iterator[str]:
+    """Create, migrate and finally drop this run's own database; Django is set up on it."""
+    _ensure_services("postgres", *(["redis"] if redis else []))
+    import psycopg
+
+    name = f"registry_bench_{os.getpid()}"
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    # Child processes (gunicorn, rqworker, manage.py) inherit the same database.
+    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{name}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    os.environ["REDIS_URL"] = ""  # benchmarks crawl inline
-    url = os.environ["DATABASE_URL"]
-    if url.startswith("postgres"):
-        import psycopg
+    os.environ["REDIS_URL"] = ""  # benchmarks crawl inline unless they say otherwise
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        import django
+        from django.core.management import call_command
 
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-    from django.core.management import call_command
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield name
+    finally:
+        from django.db import connections
 
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def empty_registry() -> None:
-    from django.db import connection
-
-    tables = [
-        "members_memberagent",
-        "members_memberprofile_owners",
-        "members_memberprofile",
-        "registry_capabilitysnapshot",
-        "registry_agent",
-        "audit_typereclassification",
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # TRUNCATE is how a benchmark resets the audit table: UPDATE/DELETE are refused.
-            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        else:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {table}")
+        connections.close_all()
+        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.api_load [--agents 100000] [--clients 50] [--seconds 30] [--workers 3]
 
-Serves the registry with gunicorn on 127.0.0.1 (production settings, PostgreSQL
-``registry_bench``), then a separate client process keeps --clients requests in
+Serves the registry with gunicorn on 127.0.0.1 (production settings, a fresh PostgreSQL
+database of its own), then a separate client process keeps --clients requests in
 flight for --seconds (random pages of /api/registry/agents, type-filtered pages,
 and /registry/) and stops by itself. Reports throughput, p50/p95/p99 latency and
 the error rate per endpoint.
@@ -23,18 +23,9 @@ import subprocess
 import sys
 import time
 
-from bench._db import ROOT, setup_django
+from bench._db import ROOT, fresh_database
 from bench._servers import wait_for_port
-
-
-def populate(agents: int) -> None:
-    from registry.models import Agent
-
-    if Agent.objects.filter(registration__isnull=False).count() == agents:
-        return
-    from bench.backfill import populate as populate_backfill
-
-    populate_backfill(agents, stale_every=100)
+from bench.backfill import populate
 
 
 def free_port() -> int:
@@ -94,10 +85,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
+    with fresh_database():
+        run(args)
 
-    setup_django()
+
+def run(args: argparse.Namespace) -> None:
     began = time.monotonic()
-    populate(args.agents)
+    populate(args.agents, stale_every=100)
     from django.db import connection
 
     with connection.cursor() as cursor:

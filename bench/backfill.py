@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from bench._db import ROOT, empty_registry, setup_django
+from bench._db import ROOT, fresh_database
 
 FLOOR_SQL = """
 UPDATE registry_agent AS a
@@ -36,7 +36,6 @@ def populate(agents: int, stale_every: int) -> None:
     from members.models import MemberAgent, MemberProfile
     from registry.models import Agent, CapabilitySnapshot
 
-    empty_registry()
     now = timezone.now()
     profiles = MemberProfile.objects.bulk_create(
         MemberProfile(slug=f"member-{i}", display_name=f"Member {i}") for i in range(max(1, agents // 100))
@@ -80,19 +79,18 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100_000)
     parser.add_argument("--stale", type=float, default=0.01)
     args = parser.parse_args()
-    stale_every = round(1 / args.stale)
+    with fresh_database():
+        run(args.agents, round(1 / args.stale))
 
-    setup_django()
+
+def run(agents: int, stale_every: int) -> None:
     from django.db import connection, transaction
 
     from members.backfill import plan_backfill
 
     began = time.monotonic()
-    populate(args.agents, stale_every)
-    print(
-        f"backfill: {args.agents} member agents, {args.agents // stale_every} stale "
-        f"(setup {time.monotonic() - began:.1f} s)"
-    )
+    populate(agents, stale_every)
+    print(f"backfill: {agents} member agents, {agents // stale_every} stale (setup {time.monotonic() - began:.1f} s)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 

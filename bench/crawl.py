@@ -24,7 +24,7 @@ import resource
 import time
 import urllib.request
 
-from bench._db import empty_registry, setup_django
+from bench._db import fresh_database
 from bench._servers import serve_forever
 
 HOSTILE_KINDS = ("nul-tools", "deep-json", "deep-sse", "many-tools", "case-variants", "newlines")
@@ -100,10 +100,13 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=10.0)
     parser.add_argument("--upstream-agents", type=int, default=200, help="0 to skip the upstream comparison")
     args = parser.parse_args()
+    with fresh_database():
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     silent_every = round(1 / args.silent) if args.silent else 0
     hostile_every = round(1 / args.hostile) if args.hostile else 0
-
-    setup_django()
     from django.test import override_settings
 
     from crawler.jobs import start_crawl
@@ -116,7 +119,6 @@ def main() -> None:
     server.start()
     try:
         port = ports.get(timeout=30)
-        empty_registry()
         Agent.objects.bulk_create(Agent(url=f"http://127.0.0.1:{port}/a/{i}/mcp") for i in range(args.agents))
 
         def requests_so_far() -> int:

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from collections import Counter
 
-from bench._db import ROOT, empty_registry, setup_django
+from bench._db import ROOT, fresh_database
 from bench._servers import serve_forever
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -37,15 +37,15 @@ def serve_counting_agents(port_queue: multiprocessing.Queue[int], latency: float
         if "id" not in message:
             return web.Response(status=202)
         await asyncio.sleep(latency)
-        if message["method"] == "initialize":
-            result: dict[str, object] = {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "serverInfo": {"name": "bench"},
-            }
-        else:
+        if message["method"] == "server/discover":  # MCP 2026-07-28, as the official SDK 2.3 serves
+            result: dict[str, object] = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+        elif message["method"] == "tools/list":
             calls[int(request.match_info["index"])] += 1
             result = {"tools": [{"name": "get_products"}]}
+        else:
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "Method not found"}}
+            )
         return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
 
     async def stats(request: web.Request) -> web.StreamResponse:
@@ -64,8 +64,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--chunk", type=int, default=1000)
     args = parser.parse_args()
+    with fresh_database(redis=True):
+        run(args)
 
-    setup_django()
+
+def run(args: argparse.Namespace) -> None:
     from django.test import override_settings
 
     from crawler import jobs
@@ -78,7 +81,6 @@ def main() -> None:
     workers: list[subprocess.Popen[bytes]] = []
     try:
         port = ports.get(timeout=30)
-        empty_registry()
         Agent.objects.bulk_create(Agent(url=f"http://127.0.0.1:{port}/a/{i}/mcp") for i in range(args.agents))
         queues = {"crawl": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}, "default": {"URL": REDIS_URL}}
         with override_settings(REDIS_URL=REDIS_URL, RQ_QUEUES=queues, AGENT_CRAWL_CHUNK_SIZE=args.chunk):

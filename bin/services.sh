@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and Redis answer on 127.0.0.1, and Chromium is there for the
 # browser test, installing them with the OS package manager and starting them when
-# they do not. Used by bin/test (and so CI).
+# they do not. Used by bin/test (and so CI) with no arguments (all three), and by
+# the benchmarks with the services they need (`bin/services.sh postgres redis`).
 set -euo pipefail
 
 apt_install() {
@@ -45,6 +46,6 @@ ensure_browser() {
     apt_install chromium chromium-driver
 }
 
-ensure_postgres
-ensure_redis
-ensure_browser
+services=("$@")
+[ $# -gt 0 ] || services=(postgres redis browser)
+for name in "${services[@]}"; do "ensure_$name"; done
