@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> None:
     from django.test import override_settings
 
     from crawler.jobs import start_crawl
-    from crawler.probe import ProbeLimits, run_probes
+    from probe import ProbeLimits, run_probes
     from registry.models import Agent
 
     context = multiprocessing.get_context("spawn")

@@ -15,11 +15,11 @@ from rest_framework.views import APIView
 
 from crawler.access import agent_for_owner
 from crawler.credentials import credentials_for, record_use
-from crawler.netsafety import BlockedAddressError, check_url_target
 from crawler.policy import Action, apply_probe_results
-from crawler.probe import ProbeLimits, ProbeTarget, run_probes
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
-from crawler.routes import route_of
+from crawler.remembered import route_of
+from probe import ProbeLimits, ProbeTarget, run_probes
+from probe.netsafety import BlockedAddressError, check_url_target
 from registry.models import CapabilitySnapshot
 
 

@@ -61,7 +61,6 @@ TYPE_BY_DECLARED_PROTOCOL: tuple[tuple[str, AgentType], ...] = (
     ("measurement", AgentType.MEASUREMENT),
 )
 
-CAPABILITIES_TOOL = "get_adcp_capabilities"
 EVIDENCE_LIMIT = 5
 
 

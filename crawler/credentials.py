@@ -11,13 +11,14 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+
+from probe import Credential
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +32,6 @@ def _fernet() -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured("AGENT_CREDENTIAL_KEYS is not set: agent credentials cannot be sealed or opened.")
     return MultiFernet([Fernet(key.encode()) for key in keys])
-
-
-@dataclass(frozen=True)
-class Credential:
-    """Secret material for one agent's probes. Its repr never shows a secret."""
-
-    scheme: str
-    fields: dict[str, str] = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Credential(scheme={self.scheme!r}, fields=<{len(self.fields)} hidden>)"
-
-    @property
-    def secrets(self) -> list[str]:
-        """The values that must never appear in a message or a log."""
-        return [v for k, v in self.fields.items() if k in ("token", "value", "client_secret") and v]
 
 
 def seal(credential: Credential) -> str:

@@ -25,8 +25,9 @@ from rest_framework.views import APIView
 from crawler.access import agent_for_owner
 from crawler.credentials import Credential, save_credential
 from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue
-from crawler.models import AgentCredential, CredentialChange, CredentialScheme
+from crawler.models import AgentCredential, CredentialChange
 from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
+from probe import CredentialScheme
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
 

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from crawler.credentials import credentials_for, record_use
 from crawler.policy import CrawlSummary, apply_probe_results
-from crawler.probe import ProbeLimits, ProbeTarget, iter_probe_batches
-from crawler.probe.tools import clean_text
-from crawler.routes import REMEMBERED_ROUTE, remembered_route
+from crawler.remembered import REMEMBERED_ROUTE, remembered_route
 from crawler.selection import due_for_crawl, in_crawl_order
+from probe import ProbeLimits, ProbeTarget, iter_probe_batches
+from probe.tools import clean_text
 from registry.models import Agent
 
 logger = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.models import AppendOnlyModel, AppendOnlyQuerySet
+from probe import CredentialScheme
 
 
 class ReprobeRun(models.Model):
@@ -67,12 +68,6 @@ class CrawlChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Crawl {self.run_id}: {self.probed} probed"
-
-
-class CredentialScheme(models.TextChoices):
-    BEARER = "bearer", "Bearer token"
-    HEADER = "header", "Custom header"
-    OAUTH_CLIENT_CREDENTIALS = "oauth_client_credentials", "OAuth client credentials"
 
 
 class AgentCredential(models.Model):

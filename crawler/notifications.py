@@ -34,8 +34,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Notice, NoticeKind
-from crawler.netsafety import AddressPolicy, BlockedAddressError, check_url_target
 from members.models import Delivery, MemberProfile, NotificationSettings, WebhookEndpoint
+from probe.netsafety import AddressPolicy, BlockedAddressError, check_url_target
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,11 @@ from django.utils import timezone
 
 from audit.models import Notice, NoticeKind, Source, TypeEvent, record_many, write_notices
 from crawler.classify import NOTHING_INFERRED, Inference, infer
-from crawler.probe import ProbeResult
+from probe import ProbeResult
+from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, TypeChange, apply_type_changes, drift
-from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind, TerminalState, is_known
+from registry.types import TerminalState, is_known
 
 logger = logging.getLogger(__name__)
 

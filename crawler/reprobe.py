@@ -23,11 +23,11 @@ from django.db.models import Q
 from audit.models import Source
 from crawler.credentials import credentials_for
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
-from crawler.probe import ProbeLimits, ProbeResult, ProbeTarget, iter_probe_batches
-from crawler.routes import route_of
+from crawler.remembered import route_of
+from probe import ProbeLimits, ProbeResult, ProbeTarget, iter_probe_batches
+from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, drift
-from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind
 
 UNREACHABLE_KINDS = frozenset({ProbeErrorKind.DNS, ProbeErrorKind.CONNECT})
 SAMPLE_SIZE = 10

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Case, Q, QuerySet, Value, When
 
+from probe.vocabulary import ProbeErrorKind
 from registry.models import Agent
-from registry.types import AgentType, ProbeErrorKind
+from registry.types import AgentType
 
 
 def due_for_crawl(now: datetime) -> QuerySet[Agent]:

@@ -22,9 +22,10 @@ from rest_framework.views import APIView
 from members.models import MemberAgent, MemberProfile, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
 from members.resolve import Rule, with_resolution
+from probe.vocabulary import Protocol
 from registry.canonical import canonicalize_agent_url
 from registry.models import CapabilitySnapshot
-from registry.types import Protocol, parse_agent_type
+from registry.types import parse_agent_type
 
 
 class AgentTypeField(serializers.CharField):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from registry.types import AgentType, Protocol
+from probe.vocabulary import Protocol
+from registry.types import AgentType
 
 DEFAULT_FLEET_URL = "http://127.0.0.1:8765"
 

@@ -22,10 +22,11 @@ from django.utils import timezone
 from audit.models import Source
 from members.models import HostQuota, MemberAgent, MemberProfile
 from members.resolve import publish_resolved_types
+from probe.vocabulary import Protocol
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
 from registry.publish import TypeChange, apply_type_changes, locked_states
-from registry.types import INFERABLE_TYPES, AgentType, Protocol, parse_agent_type
+from registry.types import INFERABLE_TYPES, AgentType, parse_agent_type
 
 
 class AgentUrlTaken(ValidationError):

@@ -5,16 +5,9 @@ from typing import Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from probe.vocabulary import ProbeErrorKind, Protocol, Transport
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
-from registry.types import (
-    INFERABLE_TYPES,
-    AgentType,
-    InferenceSource,
-    ProbeErrorKind,
-    Protocol,
-    TerminalState,
-    Transport,
-)
+from registry.types import INFERABLE_TYPES, AgentType, InferenceSource, TerminalState
 
 
 class PublishedTypeIsReadOnly(Exception):
@@ -130,7 +123,7 @@ class CapabilitySnapshot(models.Model):
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="snapshot")
     tool_names = models.JSONField(default=list, blank=True)
     tools = models.JSONField(default=list, blank=True)
-    # The agent advertised more tools than a probe keeps (crawler.probe.MAX_TOOLS).
+    # The agent advertised more tools than a probe keeps (probe.MAX_TOOLS).
     tools_truncated = models.BooleanField(default=False)
     inferred_type = models.CharField(max_length=32, choices=AgentType.choices, null=True, blank=True, db_index=True)
     probed_at = models.DateTimeField(null=True, blank=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from crawler.netsafety import AddressPolicy
-from crawler.probe import ProbeLimits, ProbeResult, run_probes
+from probe import ProbeLimits, ProbeResult, run_probes
+from probe.netsafety import AddressPolicy
 
 LOOPBACK_ONLY = AddressPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 

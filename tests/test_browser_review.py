@@ -13,7 +13,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from audit.models import TypeReclassification
 from crawler.policy import apply_probe_results
-from crawler.probe import ProbeResult
+from probe import ProbeResult
 from registry.models import Agent
 from tests.backfill_fixtures import frozen
 from tests.factories import make_staff

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from audit.models import TypeReclassification
 from crawler.policy import BACKOFF_DAYS, TERMINAL_AFTER_ATTEMPTS, apply_probe_results
-from crawler.probe import ProbeResult
+from probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_snapshot, register
 

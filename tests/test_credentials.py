@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from crawler.jobs import crawl_chunk
 from crawler.models import AgentCredential, CredentialChange
-from crawler.probe.auth import forget_tokens
+from probe.auth import forget_tokens
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_staff, register
 from tests.login_walls import BEARER_TOKEN, HEADER_SECRET, OAUTH_CLIENT_ID, OAUTH_SECRET, LoginWalls, login_walls
@@ -250,8 +250,8 @@ def test_the_owner_sees_why_saved_credentials_were_rejected(db: None, walls: Log
 
 
 def test_refresh_and_reprobe_sign_in_with_saved_credentials(db: None, walls: LoginWalls) -> None:
-    from crawler.probe import ProbeLimits
     from crawler.reprobe import probe_and_plan, select_unknown_agents
+    from probe import ProbeLimits
 
     agent, client = _owned(walls.bearer)
     client.put(_path(agent), BODIES["bearer"](walls), format="json")

@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from audit.models import TypeReclassification
 from crawler.policy import apply_probe_results
-from crawler.probe import ProbeResult
 from members.backfill import plan_backfill
 from members.models import MemberAgent
+from probe import ProbeResult
 from registry.models import Agent
 from tests.backfill_fixtures import frozen
 from tests.factories import make_staff

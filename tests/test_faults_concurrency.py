@@ -17,9 +17,9 @@ from django.db import connection
 
 from audit.models import Source, TypeReclassification
 from crawler.policy import apply_probe_results
-from crawler.probe import ProbeResult
 from members.backfill import apply_backfill, plan_backfill
 from members.models import MemberAgent
+from probe import ProbeResult
 from registry.models import Agent
 from registry.review import adopt_inferred, keep_published, review_plan
 from tests.factories import make_agent, make_profile, make_snapshot, register

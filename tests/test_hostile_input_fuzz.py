@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.classify import classify
-from crawler.probe import ProbeFailure, find_reply, reply_result, tools_from_card
-from crawler.probe.sse import SSEParser
+from probe import ProbeFailure, find_reply, reply_result, tools_from_card
+from probe.sse import SSEParser
+from probe.vocabulary import ProbeErrorKind
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
-from registry.types import ProbeErrorKind
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

@@ -21,10 +21,10 @@ from rest_framework.test import APIClient
 from audit.models import Notice, Source, TypeEvent, record
 from crawler.notifications import deliver_due_webhooks, deliver_notifications
 from crawler.policy import apply_probe_results
-from crawler.probe import ProbeResult
 from members.backfill import apply_backfill, plan_backfill
 from members.models import Delivery, MemberAgent, MemberProfile, NotificationSettings
 from members.registration import Registration, register_agents
+from probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, register
 from tests.servers import AiohttpServerThread, closed_port

@@ -5,7 +5,7 @@ straight there."""
 import pytest
 
 from crawler.jobs import crawl_chunk
-from crawler.probe import ProbeLimits, ProbeTarget, Route, run_probes
+from probe import ProbeLimits, ProbeTarget, Route, run_probes
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent
 from tests.probing import LOOPBACK_ONLY
@@ -94,7 +94,7 @@ def test_a_remembered_route_that_stopped_answering_is_renegotiated(dialects: str
 
 
 def test_an_sse_endpoint_event_naming_another_origin_is_refused() -> None:
-    from crawler.probe.mcp import SseSession
+    from probe.mcp import SseSession
 
     session = SseSession(http=None, sse_url="http://127.0.0.1:9/legacy/sse")  # type: ignore[arg-type]  # no request is made
     assert (

@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from crawler.classify import classify, evidence_for
 from crawler.jobs import crawl_chunk
-from crawler.netsafety import AddressPolicy
 from crawler.policy import apply_probe_results
-from crawler.probe import MAX_TOOLS, ProbeLimits, ProbeResult, run_probes
+from probe import MAX_TOOLS, ProbeLimits, ProbeResult, run_probes
+from probe.netsafety import AddressPolicy
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, register
 from tests.probing import probe

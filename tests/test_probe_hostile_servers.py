@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from crawler.probe import ProbeLimits, iter_probe_batches, run_probes
+from probe import ProbeLimits, iter_probe_batches, run_probes
 from tests.probing import LOOPBACK_ONLY, probe
 from tests.servers import closed_port
 

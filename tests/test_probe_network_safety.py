@@ -7,7 +7,7 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from crawler.netsafety import AddressPolicy, BlockedAddressError, SafeResolver, check_url_target, is_public_address
+from probe.netsafety import AddressPolicy, BlockedAddressError, SafeResolver, check_url_target, is_public_address
 from tests.probing import probe
 
 PRODUCTION = AddressPolicy()

@@ -1,6 +1,6 @@
 """The probe against agents served by the official mcp and a2a-sdk packages."""
 
-from crawler.probe import ProbeLimits, run_probes
+from probe import ProbeLimits, run_probes
 from tests.probing import LOOPBACK_ONLY, probe
 from tests.servers import PAGES, SALES_TOOLS
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from audit.models import TypeReclassification
 from crawler.models import ReprobeRun
-from crawler.probe import ProbeLimits
 from crawler.reprobe import apply_reprobe, probe_and_plan, select_unknown_agents
 from members.models import MemberAgent, MemberProfile
+from probe import ProbeLimits
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_snapshot, register
 

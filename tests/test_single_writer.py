@@ -12,7 +12,7 @@ from registry.review import keep_published, review_plan
 from tests.factories import make_agent, make_profile, make_snapshot, register
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("console", "crawler", "members", "registry", "audit", "config")
+APPS = ("console", "demo", "crawler", "credentials", "notifications", "members", "registry", "audit", "probe", "config")
 
 
 def test_saving_an_agent_with_a_changed_type_raises_and_writes_nothing(db: None) -> None:
@@ -108,22 +108,35 @@ def test_exactly_one_module_of_the_application_writes_agent_type() -> None:
     assert list(writers) == ["registry/publish.py"], writers
 
 
-ORDER = ["console", "crawler", "members", "registry", "audit"]
+# DESIGN.md's order; ``probe`` is a library below them all.
+ORDER = ["console", "demo", "crawler", "credentials", "notifications", "members", "registry", "audit", "probe"]
 
 
-def test_imports_run_one_way_console_crawler_members_registry_audit() -> None:
-    upward = []
-    for app in ORDER:
-        for path in _python_files(app):
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module]
-                elif isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                else:
-                    continue
-                for name in names:
-                    top = name.split(".")[0]
-                    if top in ORDER and ORDER.index(top) < ORDER.index(app):
-                        upward.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+def _imports(app: str) -> list[tuple[Path, int, str]]:
+    found = []
+    for path in _python_files(app):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found += [(path, node.lineno, node.module)]
+            elif isinstance(node, ast.Import):
+                found += [(path, node.lineno, alias.name) for alias in node.names]
+    return found
+
+
+def test_imports_run_one_way_down_the_apps_to_the_probe() -> None:
+    upward = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for app in ORDER
+        for path, line, name in _imports(app)
+        if name.split(".")[0] in ORDER and ORDER.index(name.split(".")[0]) < ORDER.index(app)
+    ]
     assert upward == []
+
+
+def test_the_probe_imports_no_model_and_no_app() -> None:
+    reaching = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path, line, name in _imports("probe")
+        if name.split(".")[0] in ORDER[:-1] or name.endswith(".models") and name != "django.db.models"
+    ]
+    assert reaching == []

@@ -1,4 +1,4 @@
-from crawler.probe.sse import ServerSentEvent, SSEParser
+from probe.sse import ServerSentEvent, SSEParser
 
 
 def test_it_parses_events_split_across_chunks_and_line_endings() -> None:

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crawler.options import CONCURRENCY_RANGE, LIMIT_RANGE, checked_count, checked_timeout
-from crawler.probe import ProbeLimits
 from crawler.reprobe import ReprobeReport, apply_reprobe, probe_and_plan, select_unknown_agents
+from probe import ProbeLimits
 from registry.canonical import canonicalize_agent_url
 from registry.console import ProgressBar
 

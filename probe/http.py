@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
-from crawler.netsafety import ip_literal
-from crawler.probe.limits import MAX_JSON_ITEMS, Budget, ProbeFailure, ProbeLimits
-from crawler.probe.tools import clean_text
-from registry.types import ProbeErrorKind
+from probe.limits import MAX_JSON_ITEMS, Budget, ProbeLimits
+from probe.netsafety import ip_literal
+from probe.result import ProbeFailure
+from probe.tools import clean_text
+from probe.vocabulary import ProbeErrorKind
 
 if TYPE_CHECKING:
-    from crawler.probe.auth import SignIn
+    from probe.auth import SignIn
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
@@ -23,7 +24,7 @@ CHUNK = 64 * 1024
 
 class HttpClient:
     """One probe's requests through the crawl's shared session, signed with the
-    owner's credential where it belongs (crawler.probe.auth)."""
+    owner's credential where it belongs (probe.auth)."""
 
     def __init__(
         self, session: aiohttp.ClientSession, limits: ProbeLimits, budget: Budget, sign_in: SignIn | None = None

@@ -3,7 +3,7 @@
 Async on aiohttp: one session per batch, many probes in flight, a hard deadline
 per probe, a byte and item budget on everything read, manual redirects so every
 hop is checked, asynchronous name resolution with every resolved address checked
-before connecting (crawler.netsafety). Whatever an agent sends, its probe ends as
+before connecting (probe.netsafety). Whatever an agent sends, its probe ends as
 a result with an error kind, and what is kept is bounded and storable.
 
 * ``limits``: what one probe may spend, its result, its failure;
@@ -15,12 +15,16 @@ a result with an error kind, and what is kept is bounded and storable.
 * ``scheduler``: many probes, and the probing thread for synchronous callers.
 """
 
-from crawler.probe.a2a import tools_from_card
-from crawler.probe.limits import MAX_TOOLS, ProbeFailure, ProbeLimits, ProbeResult, ProbeTarget, Route
-from crawler.probe.mcp import find_reply, reply_result
-from crawler.probe.scheduler import iter_probe_batches, probe_many, run_probes
+from probe.a2a import tools_from_card
+from probe.limits import MAX_TOOLS, ProbeLimits
+from probe.mcp import find_reply, reply_result
+from probe.result import ProbeFailure, ProbeResult
+from probe.scheduler import iter_probe_batches, probe_many, run_probes
+from probe.target import Credential, CredentialScheme, ProbeTarget, Route
 
 __all__ = [
+    "Credential",
+    "CredentialScheme",
     "MAX_TOOLS",
     "ProbeFailure",
     "ProbeLimits",

@@ -8,16 +8,17 @@ import time
 
 import aiohttp
 
-from crawler.credentials import Credential
-from crawler.netsafety import BlockedAddressError
-from crawler.probe.a2a import probe_a2a
-from crawler.probe.adcp import ask_declaration
-from crawler.probe.auth import SignIn
-from crawler.probe.http import HttpClient
-from crawler.probe.limits import Budget, ProbeFailure, ProbeLimits, ProbeResult, ProbeTarget, Route
-from crawler.probe.mcp import probe_mcp
-from crawler.probe.tools import clean_text
-from registry.types import ProbeErrorKind, Protocol, Transport
+from probe.a2a import probe_a2a
+from probe.adcp import ask_declaration
+from probe.auth import SignIn
+from probe.http import HttpClient
+from probe.limits import Budget, ProbeLimits
+from probe.mcp import probe_mcp
+from probe.netsafety import BlockedAddressError
+from probe.result import ProbeFailure, ProbeResult
+from probe.target import Credential, ProbeTarget, Route
+from probe.tools import clean_text
+from probe.vocabulary import ProbeErrorKind, Protocol, Transport
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.classify import CAPABILITIES_TOOL
-from crawler.probe.limits import ProbeFailure
-from crawler.probe.mcp import Session
-from crawler.probe.tools import clean_text
-from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind
+from probe.mcp import Session
+from probe.result import ProbeFailure
+from probe.tools import clean_text
+from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
+
+# An AdCP 3 agent that advertises this tool says what it is when called.
+CAPABILITIES_TOOL = "get_adcp_capabilities"
 
 MAX_DECLARED = 20
 DECLARED_LIMIT = 40

@@ -27,11 +27,12 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from crawler.probe.http import HttpClient, InvalidJson, parse_json, same_origin
-from crawler.probe.limits import ProbeFailure, Route
-from crawler.probe.sse import EventStreamTooLarge, ServerSentEvent, SSEParser
-from crawler.probe.tools import ToolList, clean_text
-from registry.types import AUTH_ERROR_KINDS, ProbeErrorKind, Transport
+from probe.http import HttpClient, InvalidJson, parse_json, same_origin
+from probe.result import ProbeFailure
+from probe.sse import EventStreamTooLarge, ServerSentEvent, SSEParser
+from probe.target import Route
+from probe.tools import ToolList, clean_text
+from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind, Transport
 
 MODERN_VERSION = "2026-07-28"
 MODERN_VERSIONS = (MODERN_VERSION,)

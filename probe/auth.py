@@ -21,10 +21,10 @@ from urllib.parse import urlencode
 
 from yarl import URL
 
-from crawler.credentials import Credential
-from crawler.probe.http import HttpClient, check_status, parse_json, same_origin
-from crawler.probe.limits import ProbeFailure
-from registry.types import ProbeErrorKind
+from probe.http import HttpClient, check_status, parse_json, same_origin
+from probe.result import ProbeFailure
+from probe.target import Credential, CredentialScheme
+from probe.vocabulary import ProbeErrorKind
 
 TOKEN_MARGIN = 30.0  # seconds before expiry a cached token is no longer used
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]{1,2048})"')
@@ -55,9 +55,9 @@ class SignIn:
         if not same_origin(url, self.agent_url):
             return {}
         fields = self.credential.fields
-        if self.credential.scheme == "bearer":
+        if self.credential.scheme == CredentialScheme.BEARER:
             return {"Authorization": f"Bearer {fields['token']}"}
-        if self.credential.scheme == "header":
+        if self.credential.scheme == CredentialScheme.HEADER:
             return {fields["name"]: fields["value"]}
         return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
 
@@ -68,12 +68,14 @@ class SignIn:
 
     async def prepare(self, http: HttpClient) -> None:
         """Fetch (or reuse) an access token when its endpoint is already known."""
-        if self.credential.scheme == "oauth_client_credentials" and (token_url := self._known_token_url()):
+        if self.credential.scheme == CredentialScheme.OAUTH_CLIENT_CREDENTIALS and (
+            token_url := self._known_token_url()
+        ):
             self.access_token = await self._token(http, token_url)
 
     async def refresh(self, http: HttpClient, www_authenticate: str) -> bool:
         """After a 401: get a token (discovering where) and say whether to retry once."""
-        if self.credential.scheme != "oauth_client_credentials" or self._refreshing:
+        if self.credential.scheme != CredentialScheme.OAUTH_CLIENT_CREDENTIALS or self._refreshing:
             return False
         self._refreshing = True
         try:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from crawler.probe.limits import MAX_TOOLS
+from probe.limits import MAX_TOOLS
 
 NAME_LIMIT = 200
 TITLE_LIMIT = 200

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.probe.http import HttpClient, check_status, parse_json
-from crawler.probe.limits import ProbeFailure
-from crawler.probe.tools import ToolList, kept_tool
-from registry.types import ProbeErrorKind
+from probe.http import HttpClient, check_status, parse_json
+from probe.result import ProbeFailure
+from probe.tools import ToolList, kept_tool
+from probe.vocabulary import ProbeErrorKind
 
 A2A_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 

@@ -1,13 +1,13 @@
-"""What one probe may spend, what it returns, and how it fails."""
+"""What one probe may spend."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from crawler.credentials import Credential
-from crawler.netsafety import AddressPolicy
-from registry.types import ProbeErrorKind
+from probe.netsafety import AddressPolicy
+from probe.result import ProbeFailure
+from probe.vocabulary import ProbeErrorKind
 
 # What a probe keeps of an agent's tools: enough to classify and to show a
 # reviewer, never whole input schemas, and never more than this many.
@@ -49,60 +49,6 @@ class ProbeLimits:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class Route:
-    """How an agent answered: the next probe goes straight there."""
-
-    transport: str
-    protocol_version: str
-    endpoint: str
-
-
-@dataclass(frozen=True)
-class ProbeTarget:
-    """One agent to probe, with what the last probe learnt and what its owner saved."""
-
-    url: str
-    protocol: str
-    route: Route | None = None  # the route it answered on last time: tried first
-    credential: Credential | None = None  # sent only to the agent's own origin
-
-    @classmethod
-    def of(cls, target: ProbeTarget | tuple[str, str]) -> ProbeTarget:
-        return target if isinstance(target, ProbeTarget) else cls(*target)
-
-
-@dataclass
-class ProbeResult:
-    url: str
-    protocol: str
-    tool_names: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    # The agent advertised more than MAX_TOOLS tools; the first ones were kept.
-    tools_truncated: bool = False
-    # An AdCP 3 agent's declaration (get_adcp_capabilities).
-    adcp_protocols: list[str] = field(default_factory=list)
-    adcp_versions: list[str] = field(default_factory=list)
-    # The route that answered: transport, protocol version, endpoint URL.
-    transport: str = ""
-    protocol_version: str = ""
-    endpoint: str = ""
-    elapsed: float = 0.0
-    error_kind: str = ""
-    error_message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error_kind
-
-
-class ProbeFailure(Exception):
-    def __init__(self, kind: ProbeErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class Budget:

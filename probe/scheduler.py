@@ -13,9 +13,11 @@ from typing import Any
 import aiohttp
 from aiohttp.resolver import AsyncResolver
 
-from crawler.netsafety import SafeResolver
-from crawler.probe.limits import ProbeLimits, ProbeResult, ProbeTarget
-from crawler.probe.prober import Prober
+from probe.limits import ProbeLimits
+from probe.netsafety import SafeResolver
+from probe.prober import Prober
+from probe.result import ProbeResult
+from probe.target import ProbeTarget
 
 USER_AGENT = "AdCP-Agent-Registry-Crawler/1.0 (+registry probe; tools/list and agent cards only)"
 

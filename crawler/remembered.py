@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.probe import Route
+from probe import Route
 from registry.models import CapabilitySnapshot
 
 # The snapshot's fields, read through the agent (``values_list`` on Agent).
