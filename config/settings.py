@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "audit",
     "registry",
     "members",
+    "credentials",
     "crawler",
 ]
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("members.urls")),
     path("", include("crawler.urls")),
+    path("", include("credentials.urls")),
 ]

@@ -13,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from crawler.access import agent_for_owner
-from crawler.credentials import credentials_for, record_use
+from crawler.manual import RateLimiterUnavailable, claim_manual_probe
 from crawler.policy import Action, apply_probe_results
-from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
 from crawler.remembered import route_of
+from credentials.sealing import credentials_for, record_use
+from members.access import agent_for_owner
 from probe import ProbeLimits, ProbeTarget, run_probes
 from probe.netsafety import BlockedAddressError, check_url_target
 from registry.models import CapabilitySnapshot

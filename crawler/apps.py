@@ -1,7 +1,4 @@
-from typing import Any
-
 from django.apps import AppConfig
-from django.core import checks
 
 
 class CrawlerConfig(AppConfig):
@@ -10,23 +7,9 @@ class CrawlerConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.models import notices_committed
+        from crawler.manual import probe_with_saved_credential
         from crawler.notifications import on_notices_committed
+        from credentials.signals import credential_saved
 
-        checks.register(credential_keys_check, checks.Tags.security)
         notices_committed.connect(on_notices_committed, dispatch_uid="crawler.notifications")
-
-
-def credential_keys_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Owners' credentials cannot be sealed without a key; production must set one."""
-    from django.conf import settings
-
-    if settings.DEBUG or any(k.strip() for k in settings.AGENT_CREDENTIAL_KEYS):
-        return []
-    return [
-        checks.Error(
-            "AGENT_CREDENTIAL_KEYS is not set.",
-            hint="Generate one: python -c 'from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())'",
-            id="crawler.E001",
-        )
-    ]
+        credential_saved.connect(probe_with_saved_credential, dispatch_uid="crawler.probe_with_saved_credential")

@@ -16,10 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from crawler.credentials import credentials_for, record_use
+from config import queues
+from config.queues import JobQueueUnavailable, jobs_are_inline
 from crawler.policy import CrawlSummary, apply_probe_results
 from crawler.remembered import REMEMBERED_ROUTE, remembered_route
 from crawler.selection import due_for_crawl, in_crawl_order
+from credentials.sealing import credentials_for, record_use
 from probe import ProbeLimits, ProbeTarget, iter_probe_batches
 from probe.tools import clean_text
 from registry.models import Agent
@@ -35,40 +37,22 @@ CHUNK_JOB_TIMEOUT = 15 * 60
 WRITE_BATCH = 500
 
 
-class JobQueueUnavailable(Exception):
-    """Redis is configured but cannot be reached."""
-
-
-def jobs_are_inline() -> bool:
-    return not settings.REDIS_URL
-
-
 def redis_connection() -> Any:
-    import django_rq
-
-    return django_rq.get_connection(CRAWL_QUEUE)
+    return queues.redis_connection(CRAWL_QUEUE)
 
 
 def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any) -> Any:
-    """Enqueue on the crawl queue, or run now when no Redis is configured."""
-    if jobs_are_inline():
-        return func(*args, **kwargs)
-    import django_rq
-    from redis.exceptions import RedisError
-    from rq import Retry
-
-    try:
-        queue = django_rq.get_queue(CRAWL_QUEUE)
-        # django-rq defers the enqueue to the end of the transaction; find out now
-        # that Redis is down, while the caller can still say so.
-        queue.connection.ping()
-        # A chunk that fails (the database restarting, say) wrote only whole
-        # transactions and is safe to run again.
-        intervals = settings.AGENT_CRAWL_RETRY_INTERVALS
-        retry = Retry(max=len(intervals), interval=intervals) if intervals else None
-        return queue.enqueue(func, *args, job_id=job_id, job_timeout=CHUNK_JOB_TIMEOUT, retry=retry, **kwargs)
-    except RedisError as exc:
-        raise JobQueueUnavailable(f"cannot enqueue {func.__name__}: Redis is unavailable ({exc})") from exc
+    """Enqueue on the crawl queue (inline without Redis). A chunk that fails (the database
+    restarting, say) wrote only whole transactions and is safe to run again: it is retried."""
+    return queues.enqueue(
+        CRAWL_QUEUE,
+        func,
+        *args,
+        timeout=CHUNK_JOB_TIMEOUT,
+        retry_intervals=settings.AGENT_CRAWL_RETRY_INTERVALS,
+        job_id=job_id,
+        **kwargs,
+    )
 
 
 def crawl_chunk(

@@ -4,10 +4,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
-
-from audit.models import AppendOnlyModel, AppendOnlyQuerySet
-from probe import CredentialScheme
 
 
 class ReprobeRun(models.Model):
@@ -68,47 +64,3 @@ class CrawlChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Crawl {self.run_id}: {self.probed} probed"
-
-
-class AgentCredential(models.Model):
-    """What an agent's owner saved for probes to sign in with, sealed (crawler.credentials).
-
-    The secret is never stored, shown or logged in clear: ``sealed`` is a Fernet
-    token of the scheme's fields, readable only with AGENT_CREDENTIAL_KEYS.
-    """
-
-    agent = models.OneToOneField("registry.Agent", on_delete=models.CASCADE, related_name="credential")
-    scheme = models.CharField(max_length=32, choices=CredentialScheme.choices)
-    sealed = models.TextField()
-    set_by = models.CharField(max_length=150)
-    set_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    # The probe's result the last time the credential was sent: "ok" or an error kind.
-    last_result = models.CharField(max_length=32, blank=True, default="")
-
-    def __str__(self) -> str:
-        return f"{self.get_scheme_display()} for agent {self.agent_id}"
-
-
-class CredentialChange(AppendOnlyModel):
-    """Who set, replaced or removed an agent's credentials, and when (never the secret)."""
-
-    class Action(models.TextChoices):
-        SET = "set", "Set"
-        REPLACE = "replace", "Replaced"
-        REMOVE = "remove", "Removed"
-
-    agent_url = models.CharField(max_length=2048, db_index=True)
-    action = models.CharField(max_length=16, choices=Action.choices)
-    scheme = models.CharField(max_length=32, choices=CredentialScheme.choices)
-    actor = models.CharField(max_length=150)
-    changed_at = models.DateTimeField(default=timezone.now)
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-changed_at", "-id"]
-        verbose_name = "credential change"
-
-    def __str__(self) -> str:
-        return f"{self.agent_url}: credentials {self.get_action_display().lower()} by {self.actor}"

@@ -21,9 +21,9 @@ from typing import Any
 from django.db.models import Q
 
 from audit.models import Source
-from crawler.credentials import credentials_for
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
 from crawler.remembered import route_of
+from credentials.sealing import credentials_for
 from probe import ProbeLimits, ProbeResult, ProbeTarget, iter_probe_batches
 from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot

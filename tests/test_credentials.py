@@ -15,7 +15,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from crawler.jobs import crawl_chunk
-from crawler.models import AgentCredential, CredentialChange
+from credentials.models import AgentCredential, CredentialChange
 from probe.auth import forget_tokens
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_staff, register
@@ -148,7 +148,7 @@ def test_secrets_never_appear_in_logs_pages_messages_or_the_database(
     staff.force_login(make_staff())
     responses = [
         staff.get(f"/admin/registry/agent/{agent.pk}/change/"),
-        staff.get("/admin/crawler/credentialchange/"),
+        staff.get("/admin/credentials/credentialchange/"),
         client.get(_path(agent)),
     ]
     assert [r.status_code for r in responses] == [200, 200, 200]

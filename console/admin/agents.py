@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -11,11 +10,14 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from config.queues import JobQueueUnavailable, jobs_are_inline
 from console.admin.base import ReadOnlyModelAdmin
 from console.twostep import two_step_action
-from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue, jobs_are_inline, run_reprobe
-from crawler.models import AgentCredential, CredentialChange, ReprobeRun
-from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
+from crawler.jobs import enqueue, run_reprobe
+from crawler.manual import RateLimiterUnavailable, request_manual_probe
+from crawler.models import ReprobeRun
+from credentials.models import AgentCredential
+from members.models import MemberProfile
 from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, Disagreement
 from registry.review import adopt_inferred, keep_published, review_plan
 from registry.types import TerminalState
@@ -54,12 +56,7 @@ class MemberFilter(admin.SimpleListFilter):
     parameter_name = "member"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from django.apps import apps
-
-        profiles = (
-            apps.get_model("members", "MemberProfile").objects.order_by("slug").values_list("slug", "display_name")
-        )
-        return list(profiles)
+        return list(MemberProfile.objects.order_by("slug").values_list("slug", "display_name"))
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
         return queryset.filter(registration__profile__slug=self.value()) if self.value() else queryset
@@ -129,7 +126,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     def credentials(self, agent: Agent) -> str:
         """What the owner saved and how it went; the secret is never shown (nor readable here)."""
         credential = AgentCredential.objects.filter(agent=agent).first() if agent.pk else None
-        history = reverse("admin:crawler_credentialchange_changelist")
+        history = reverse("admin:credentials_credentialchange_changelist")
         link = format_html('<a href="{}?{}">changes</a>', history, urlencode({"agent_url": agent.url}))
         if credential is None:
             return format_html("none ({})", link)
@@ -149,20 +146,8 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
 
     @admin.action(description="Clear saved credentials", permissions=["change"])
     def clear_credentials(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        actor = request.user.get_username()
-        with transaction.atomic():
-            cleared = list(
-                AgentCredential.objects.select_for_update().filter(agent__in=queryset).select_related("agent")
-            )
-            for credential in cleared:
-                CredentialChange.objects.create(
-                    agent_url=credential.agent.url,
-                    action=CredentialChange.Action.REMOVE,
-                    scheme=credential.scheme,
-                    actor=actor,
-                )
-            AgentCredential.objects.filter(pk__in=[c.pk for c in cleared]).delete()
-        self.message_user(request, f"Saved credentials cleared for {counted(len(cleared), 'agent')}.", messages.SUCCESS)
+        cleared = AgentCredential.remove(queryset, actor=request.user.get_username())
+        self.message_user(request, f"Saved credentials cleared for {counted(cleared, 'agent')}.", messages.SUCCESS)
 
     @admin.display(description="inferred type", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:
@@ -227,23 +212,19 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         """The crawler policy on the selected agents, in a job; one manual probe per agent per minute."""
         candidates = list(queryset.filter(monitoring_paused=False).values_list("pk", flat=True))
         try:
-            granted = [pk for pk in candidates if not claim_manual_probe(pk)]
+            probe = request_manual_probe(candidates)
         except RateLimiterUnavailable as exc:
             self.message_user(request, f"Could not probe: {exc}.", messages.ERROR)
             return
-        limited = len(candidates) - len(granted)
-        if granted:
-            try:
-                enqueue(crawl_chunk, granted)
-            except JobQueueUnavailable as exc:
-                self.message_user(request, f"Could not enqueue the probes: {exc}.", messages.ERROR)
-                return
+        except JobQueueUnavailable as exc:
+            self.message_user(request, f"Could not enqueue the probes: {exc}.", messages.ERROR)
+            return
         where = "enqueued" if not jobs_are_inline() else "done"
         self.message_user(
             request,
-            f"Probe {where} for {counted(len(granted), 'agent')}; {limited} probed less than a minute ago and "
-            f"{queryset.count() - len(candidates)} paused were left out.",
-            messages.SUCCESS if granted else messages.WARNING,
+            f"Probe {where} for {counted(len(probe.granted), 'agent')}; {len(probe.waiting)} probed less than a "
+            f"minute ago and {queryset.count() - len(candidates)} paused were left out.",
+            messages.SUCCESS if probe.granted else messages.WARNING,
         )
 
     @admin.action(description="Reprobe selected agents…", permissions=["reprobe"])

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from console.admin.base import ReadOnlyModelAdmin
-from crawler.models import CredentialChange
+from credentials.models import CredentialChange
 
 
 @admin.register(CredentialChange)

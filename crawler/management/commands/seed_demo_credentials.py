@@ -3,9 +3,10 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crawler.credentials import Credential, save_credential
+from credentials.models import AgentCredential
 from members.demo import DEFAULT_FLEET_URL, DEMO_BEARER_TOKEN, DEMO_OWNER
 from members.models import MemberProfile
+from probe import Credential, CredentialScheme
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
 
@@ -29,5 +30,7 @@ class Command(BaseCommand):
         if hasattr(agent, "credential"):
             self.stdout.write(f"The demo credential for {url} is already saved.")
             return
-        save_credential(agent.pk, agent.url, Credential("bearer", {"token": DEMO_BEARER_TOKEN}), actor=DEMO_OWNER)
+        token = Credential(CredentialScheme.BEARER, {"token": DEMO_BEARER_TOKEN})
+        # The fleet may not be serving yet: the demo's first crawl probes with it.
+        AgentCredential.save_for(agent, token, actor=DEMO_OWNER, probe=False)
         self.stdout.write(f"Saved the demo owner's bearer token for {url}.")

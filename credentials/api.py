@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -22,12 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crawler.access import agent_for_owner
-from crawler.credentials import Credential, save_credential
-from crawler.jobs import JobQueueUnavailable, crawl_chunk, enqueue
-from crawler.models import AgentCredential, CredentialChange
-from crawler.ratelimit import RateLimiterUnavailable, claim_manual_probe
-from probe import CredentialScheme
+from credentials.models import AgentCredential
+from members.access import agent_for_owner
+from probe import Credential, CredentialScheme
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
 
@@ -84,21 +80,6 @@ def visible_agent(request: Request, raw_url: str) -> Agent:
     return agent_for_owner(request, raw_url, refused="Only the agent's owners and staff may manage its credentials.")
 
 
-def _probe_soon(agent: Agent) -> str:
-    """Enqueue a probe with the new credential, within the refresh rate limit."""
-    try:
-        wait = claim_manual_probe(agent.pk)
-    except RateLimiterUnavailable:
-        return "not-enqueued; rate limiter unavailable"
-    if wait:
-        return f"not-enqueued; probed less than a minute ago, retry in {wait} s"
-    try:
-        transaction.on_commit(lambda: enqueue(crawl_chunk, [agent.pk]))
-    except JobQueueUnavailable:
-        return "not-enqueued; job queue unavailable"
-    return "enqueued"
-
-
 class AgentCredentials(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -147,23 +128,12 @@ class AgentCredentials(APIView):
         fields = dict(body.validated_data)
         scheme = fields.pop("scheme")
         credential = Credential(scheme, {k: v for k, v in fields.items() if v})
-        with transaction.atomic():
-            save_credential(agent.pk, agent.url, credential, actor=request.user.get_username())
-            probe = _probe_soon(agent)
+        probe = AgentCredential.save_for(agent, credential, actor=request.user.get_username())
         return Response(status=status.HTTP_204_NO_CONTENT, headers={"Registry-Probe": probe})
 
     @extend_schema(summary="Remove an agent's saved credentials", responses={204: None})
     def delete(self, request: Request, url: str) -> Response:
         agent = visible_agent(request, url)
-        with transaction.atomic():
-            credential = AgentCredential.objects.select_for_update().filter(agent=agent).first()
-            if credential is None:
-                raise NotFound("No credentials are saved for this agent.")
-            credential.delete()
-            CredentialChange.objects.create(
-                agent_url=agent.url,
-                action=CredentialChange.Action.REMOVE,
-                scheme=credential.scheme,
-                actor=request.user.get_username(),
-            )
+        if not AgentCredential.remove([agent], actor=request.user.get_username()):
+            raise NotFound("No credentials are saved for this agent.")
         return Response(status=status.HTTP_204_NO_CONTENT)

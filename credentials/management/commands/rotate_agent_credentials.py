@@ -4,8 +4,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from crawler.credentials import CredentialUnreadable, rotate
-from crawler.models import AgentCredential
+from credentials.models import AgentCredential
+from credentials.sealing import CredentialUnreadable, rotate
 
 
 class Command(BaseCommand):

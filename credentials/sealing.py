@@ -1,4 +1,4 @@
-"""Owners' credentials for probes: sealed at rest, opened only to sign a probe's requests.
+"""Sealed at rest, opened only to sign a probe's requests.
 
 Sealed with ``cryptography``'s MultiFernet under AGENT_CREDENTIAL_KEYS (comma-separated:
 the first key seals, every key opens), so keys rotate: add a new first key, run
@@ -54,7 +54,7 @@ def rotate(sealed: str) -> str:
 
 def credentials_for(agent_ids: Iterable[int]) -> dict[int, Credential]:
     """The saved credentials of these agents, opened for one probe run (never logged)."""
-    from crawler.models import AgentCredential
+    from credentials.models import AgentCredential
 
     opened: dict[int, Credential] = {}
     for agent_id, sealed in AgentCredential.objects.filter(agent_id__in=list(agent_ids)).values_list(
@@ -69,7 +69,7 @@ def credentials_for(agent_ids: Iterable[int]) -> dict[int, Credential]:
 
 def record_use(results: Iterable[tuple[int, str]], used: Iterable[int]) -> None:
     """Note when each credential was last sent and what came of it ("ok" or the error kind)."""
-    from crawler.models import AgentCredential
+    from credentials.models import AgentCredential
 
     sent = set(used)
     by_result: defaultdict[str, list[int]] = defaultdict(list)
@@ -79,27 +79,3 @@ def record_use(results: Iterable[tuple[int, str]], used: Iterable[int]) -> None:
     now = timezone.now()
     for result, ids in by_result.items():  # one update per distinct result, not per agent
         AgentCredential.objects.filter(agent_id__in=ids).update(last_used_at=now, last_result=result)
-
-
-def save_credential(agent_id: int, agent_url: str, credential: Credential, *, actor: str) -> str:
-    """Seal and save an agent's credential, recording who set or replaced it; returns the action."""
-    from django.db import transaction
-
-    from crawler.models import AgentCredential, CredentialChange
-
-    with transaction.atomic():
-        existing = AgentCredential.objects.select_for_update().filter(agent_id=agent_id).exists()
-        AgentCredential.objects.update_or_create(
-            agent_id=agent_id,
-            defaults={
-                "scheme": credential.scheme,
-                "sealed": seal(credential),
-                "set_by": actor,
-                "set_at": timezone.now(),
-                "last_used_at": None,
-                "last_result": "",
-            },
-        )
-        action = CredentialChange.Action.REPLACE if existing else CredentialChange.Action.SET
-        CredentialChange.objects.create(agent_url=agent_url, action=action, scheme=credential.scheme, actor=actor)
-    return action
