@@ -173,7 +173,7 @@ _KIND_BY_SOURCE = {
 
 class Notice(models.Model):
     """The outbox: one row per event owners and staff are told about, written in the
-    transaction of the change it announces; delivery (crawler.notifications) reads it."""
+    transaction of the change it announces; delivery (notifications.delivery) reads it."""
 
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # receivers' idempotency key
     kind = models.CharField(max_length=32, choices=NoticeKind.choices, db_index=True)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "audit",
     "registry",
     "members",
+    "notifications",
     "credentials",
     "crawler",
 ]
@@ -177,6 +178,7 @@ PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10)
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900},
     "crawl": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900},
+    "notifications": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
 }
 
 # --- Crawler ----------------------------------------------------------------
@@ -194,7 +196,9 @@ AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024
 AGENT_CREDENTIAL_KEYS = env.list("AGENT_CREDENTIAL_KEYS", default=[])
 # Notifications: staff digest recipients, and mail. bin/run prints mail on the console.
 REGISTRY_STAFF_EMAILS = env.list("REGISTRY_STAFF_EMAILS", default=[])
-STAFF_DIGEST_CRON = env.str("STAFF_DIGEST_CRON", default="0 7 * * *")
+# The hour (UTC) owners' daily digests go out, and by default the staff digest too.
+DIGEST_HOUR = env.int("DIGEST_HOUR", default=7)
+STAFF_DIGEST_CRON = env.str("STAFF_DIGEST_CRON", default=f"0 {DIGEST_HOUR} * * *")
 NOTIFICATIONS_CRON = env.str("NOTIFICATIONS_CRON", default="* * * * *")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="registry@localhost")
 EMAIL_BACKEND = env.str(

@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("crawler.urls")),
     path("", include("credentials.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -6,9 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
 
-from audit.models import NoticeKind
 from members.resolve import publish_resolved_types
 from registry.models import Agent
 from registry.publish import show_applied
@@ -170,79 +168,3 @@ class HostQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}: {self.max_agents} agents"
-
-
-def _all_kinds() -> list[str]:
-    return list(NoticeKind.values)
-
-
-def _email_kinds() -> list[str]:
-    """By default owners are emailed about what needs them: disagreements, decisions, give-ups, login walls."""
-    return ["disagreement", "adopted", "kept", "given_up", "auth_required"]
-
-
-class NotificationSettings(models.Model):
-    """What a member profile's owners are told, and how."""
-
-    class EmailMode(models.TextChoices):
-        EACH_EVENT = "each_event", "One message per event"
-        DAILY_DIGEST = "daily_digest", "A daily digest"
-
-    profile = models.OneToOneField(MemberProfile, on_delete=models.CASCADE, related_name="notification_settings")
-    email_kinds = models.JSONField(default=_email_kinds, blank=True)
-    email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.EACH_EVENT)
-
-    def __str__(self) -> str:
-        return f"Notifications of {self.profile.slug}"
-
-
-class WebhookEndpoint(models.Model):
-    """An HTTPS endpoint a member profile receives signed event deliveries at."""
-
-    profile = models.ForeignKey(MemberProfile, on_delete=models.CASCADE, related_name="webhooks")
-    url = models.CharField(max_length=2048)
-    # Signs deliveries (HMAC-SHA256); shown once, when the endpoint is created.
-    secret = models.CharField(max_length=64, editable=False)
-    kinds = models.JSONField(default=_all_kinds, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["profile__slug", "url"]
-
-    def __str__(self) -> str:
-        return f"{self.profile.slug}: {self.url}"
-
-
-class Delivery(models.Model):
-    """One notice to one recipient: an owner's mailbox, a webhook endpoint, or staff."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    notice = models.ForeignKey("audit.Notice", on_delete=models.PROTECT, related_name="deliveries")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    email = models.EmailField(blank=True)
-    webhook = models.ForeignKey(
-        WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
-    last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = "deliveries"
-
-    def __str__(self) -> str:
-        return f"{self.get_channel_display()} of {self.notice_id} to {self.email or self.webhook_id}: {self.status}"

@@ -19,11 +19,12 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from audit.models import Notice, Source, TypeEvent, record
-from crawler.notifications import deliver_due_webhooks, deliver_notifications
 from crawler.policy import apply_probe_results
 from members.backfill import apply_backfill, plan_backfill
-from members.models import Delivery, MemberAgent, MemberProfile, NotificationSettings
+from members.models import MemberAgent, MemberProfile
 from members.registration import Registration, register_agents
+from notifications.delivery import deliver_due_webhooks, deliver_notifications
+from notifications.models import Delivery, NotificationSettings
 from probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, register
@@ -219,7 +220,7 @@ def test_give_ups_and_login_walls_are_announced_once(db: None) -> None:
 
 
 def test_a_staff_digest_lists_new_disagreements_and_give_ups(db: None) -> None:
-    from crawler.notifications import staff_digest
+    from notifications.delivery import staff_digest
 
     agent = make_agent()
     for _ in range(12):
@@ -249,7 +250,7 @@ def test_the_command_delivers_what_is_due(db: None, owned: tuple[MemberProfile, 
 def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) -> None:
     from django.test import Client
 
-    from members.models import WebhookEndpoint
+    from notifications.models import WebhookEndpoint
     from tests.factories import make_staff
 
     profile = make_profile("acme")
@@ -257,7 +258,7 @@ def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) ->
     client.force_login(make_staff())
     page = (
         client.post(
-            "/admin/members/webhookendpoint/add/",
+            "/admin/notifications/webhookendpoint/add/",
             {"profile": profile.pk, "url": "https://hooks.example.com/x", "kinds": '["promoted"]'},
             follow=True,
         )
@@ -267,5 +268,5 @@ def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) ->
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret.startswith("whsec_") and endpoint.secret in page
     assert (
-        endpoint.secret not in client.get(f"/admin/members/webhookendpoint/{endpoint.pk}/change/").getvalue().decode()
+        endpoint.secret not in client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/").getvalue().decode()
     )

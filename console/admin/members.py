@@ -10,8 +10,9 @@ from django.utils.html import format_html
 
 from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
-from members.models import HostQuota, MemberAgent, MemberProfile, NotificationSettings
+from members.models import HostQuota, MemberAgent, MemberProfile
 from members.registration import unregister_agents
+from notifications.models import NotificationSettings
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent, CapabilitySnapshot
 from registry.wording import counted

@@ -5,8 +5,8 @@ from django.http import HttpRequest
 
 from audit.models import Notice
 from console.admin.base import ReadOnlyModelAdmin
-from members.models import Delivery, WebhookEndpoint
-from members.notify_api import new_webhook_secret
+from notifications.api import new_webhook_secret
+from notifications.models import Delivery, WebhookEndpoint
 
 
 @admin.register(Notice)

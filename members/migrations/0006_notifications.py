@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import members.models
+import notifications.models
 from django.db import migrations, models
 
 
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             name='NotificationSettings',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_kinds', models.JSONField(blank=True, default=members.models._email_kinds)),
+                ('email_kinds', models.JSONField(blank=True, default=notifications.models.default_email_kinds)),
                 ('email_mode', models.CharField(choices=[('each_event', 'One message per event'), ('daily_digest', 'A daily digest')], default='each_event', max_length=16)),
                 ('profile', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_settings', to='members.memberprofile')),
             ],
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('url', models.CharField(max_length=2048)),
                 ('secret', models.CharField(editable=False, max_length=64)),
-                ('kinds', models.JSONField(blank=True, default=members.models._all_kinds)),
+                ('kinds', models.JSONField(blank=True, default=notifications.models.all_kinds)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhooks', to='members.memberprofile')),
             ],

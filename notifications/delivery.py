@@ -1,4 +1,4 @@
-"""Telling owners and staff: the outbox (``audit.Notice``) delivered by email and signed webhooks.
+"""The outbox (``audit.Notice``) delivered by email and signed webhooks.
 
 * **Dispatch**: each notice in the outbox becomes deliveries, per the member
   profile's choices: an email to each owner (now, or with the next daily digest)
@@ -12,8 +12,9 @@
 * **At least once**: a failed delivery is retried with exponential backoff for a
   day, then marked failed (shown in the admin and to the owner).
 
-Runs as an RQ job after every commit that wrote notices (inline without Redis),
-and from ``manage.py deliver_notifications`` / the cron for retries and digests.
+Runs as a job on the ``notifications`` queue after every commit that wrote notices
+(inline without Redis), and from ``manage.py deliver_notifications`` / the cron for
+retries and digests.
 """
 
 from __future__ import annotations
@@ -34,16 +35,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Notice, NoticeKind
-from members.models import Delivery, MemberProfile, NotificationSettings, WebhookEndpoint
+from config.queues import JobQueueUnavailable, enqueue
+from members.models import MemberProfile
+from notifications.models import Delivery, NotificationSettings, WebhookEndpoint
 from probe.netsafety import AddressPolicy, BlockedAddressError, check_url_target
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = 5.0  # seconds; NOTIFY_WEBHOOK_TIMEOUT overrides (tests)
+NOTIFICATIONS_QUEUE = "notifications"
+# One run sends at most BATCH emails and webhooks, each webhook within its timeout.
+DELIVERY_JOB_TIMEOUT = 10 * 60
+WEBHOOK_TIMEOUT = 5.0
 RESPONSE_LIMIT = 4096
-FIRST_RETRY = timedelta(seconds=30)
-RETRY_FOR = timedelta(days=1)
-DIGEST_HOUR = 7  # UTC: when the daily digest of owners who chose one goes out
 BATCH = 5000
 
 
@@ -54,7 +57,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def _next_digest(now: datetime) -> datetime:
-    due = now.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    due = now.replace(hour=settings.DIGEST_HOUR, minute=0, second=0, microsecond=0)
     return due if due > now else due + timedelta(days=1)
 
 
@@ -95,16 +98,6 @@ def dispatch_outbox(now: datetime | None = None) -> int:
     return len(notices)
 
 
-def _retry_or_fail(delivery: Delivery, now: datetime, error: str, status_code: int | None = None) -> None:
-    delivery.attempts += 1
-    delivery.last_error, delivery.last_status_code = error[:300], status_code
-    retry_at = now + FIRST_RETRY * (2 ** (delivery.attempts - 1))
-    if retry_at - delivery.created_at > RETRY_FOR:
-        delivery.status = Delivery.Status.FAILED
-    else:
-        delivery.next_attempt_at = retry_at
-
-
 def _line(notice: Notice) -> str:
     payload = notice.payload
     if notice.kind == NoticeKind.DISAGREEMENT:
@@ -140,11 +133,11 @@ def send_due_emails(now: datetime | None = None) -> int:
             send_mail(subject[:200], body, settings.DEFAULT_FROM_EMAIL, [address])
         except Exception as exc:  # the mail server's own errors; retried
             for delivery in deliveries:
-                _retry_or_fail(delivery, now, f"{type(exc).__name__}: {exc}")
+                delivery.retry_or_fail(now, f"{type(exc).__name__}: {exc}")
         else:
             sent += 1
             for delivery in deliveries:
-                delivery.status, delivery.sent_at, delivery.attempts = Delivery.Status.SENT, now, delivery.attempts + 1
+                delivery.mark_sent(now)
         # Recorded right after its message, not once at the end: a job that dies
         # midway has not sent anything it will send again.
         Delivery.objects.bulk_update(
@@ -186,24 +179,22 @@ def deliver_webhook(delivery: Delivery, now: datetime | None = None) -> None:
             endpoint.url,
             data=body,
             headers=headers,
-            timeout=getattr(settings, "NOTIFY_WEBHOOK_TIMEOUT", TIMEOUT),
+            timeout=WEBHOOK_TIMEOUT,
             allow_redirects=False,
             stream=True,
         ) as response:
             response.raw.read(RESPONSE_LIMIT, decode_content=False)
             status_code = response.status_code
     except BlockedAddressError as exc:
-        delivery.status, delivery.last_error = Delivery.Status.FAILED, f"blocked: {exc}"[:300]
-        delivery.attempts += 1
+        delivery.fail(f"blocked: {exc}")
     except requests.RequestException as exc:
-        _retry_or_fail(delivery, now, f"{type(exc).__name__}")
+        delivery.retry_or_fail(now, f"{type(exc).__name__}")
     else:
         delivery.latency_ms = round((time.monotonic() - started) * 1000)
         if 200 <= status_code < 300:
-            delivery.status, delivery.sent_at, delivery.last_status_code = Delivery.Status.SENT, now, status_code
-            delivery.attempts += 1
+            delivery.mark_sent(now, status_code)
         else:
-            _retry_or_fail(delivery, now, f"HTTP {status_code}", status_code)
+            delivery.retry_or_fail(now, f"HTTP {status_code}", status_code)
     delivery.save()
 
 
@@ -252,9 +243,7 @@ def staff_digest(now: datetime | None = None) -> bool:
 
 def on_notices_committed(**kwargs: Any) -> None:
     """Deliver soon after a commit that wrote notices: a job, or inline without Redis."""
-    from crawler.jobs import JobQueueUnavailable, enqueue
-
     try:
-        enqueue(deliver_notifications)
+        enqueue(NOTIFICATIONS_QUEUE, deliver_notifications, timeout=DELIVERY_JOB_TIMEOUT)
     except JobQueueUnavailable:
         logger.warning("notices wait in the outbox: the job queue is unavailable")

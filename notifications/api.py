@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from audit.models import NoticeKind
 from members.api import owned_profile
-from members.models import Delivery, NotificationSettings, WebhookEndpoint
+from notifications.models import Delivery, NotificationSettings, WebhookEndpoint
 from registry.canonical import canonicalize_agent_url
 
 MAX_WEBHOOKS = 5

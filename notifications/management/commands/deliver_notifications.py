@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from crawler.notifications import deliver_notifications
+from notifications.delivery import deliver_notifications
 
 
 class Command(BaseCommand):

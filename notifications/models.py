@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from audit.models import NoticeKind
+
+FIRST_RETRY = timedelta(seconds=30)
+RETRY_FOR = timedelta(days=1)
+
+
+def all_kinds() -> list[str]:
+    return list(NoticeKind.values)
+
+
+# By default owners are emailed about what needs them: disagreements, decisions, give-ups, login walls.
+DEFAULT_EMAIL_KINDS = (
+    NoticeKind.DISAGREEMENT,
+    NoticeKind.ADOPTED,
+    NoticeKind.KEPT,
+    NoticeKind.GIVEN_UP,
+    NoticeKind.AUTH_REQUIRED,
+)
+
+
+def default_email_kinds() -> list[str]:
+    return [str(kind) for kind in DEFAULT_EMAIL_KINDS]
+
+
+class NotificationSettings(models.Model):
+    """What a member profile's owners are told, and how."""
+
+    class EmailMode(models.TextChoices):
+        EACH_EVENT = "each_event", "One message per event"
+        DAILY_DIGEST = "daily_digest", "A daily digest"
+
+    profile = models.OneToOneField(
+        "members.MemberProfile", on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    email_kinds = models.JSONField(default=default_email_kinds, blank=True)
+    email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.EACH_EVENT)
+
+    class Meta:
+        db_table = "members_notificationsettings"
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"Notifications of {self.profile.slug}"
+
+
+class WebhookEndpoint(models.Model):
+    """An HTTPS endpoint a member profile receives signed event deliveries at."""
+
+    profile = models.ForeignKey("members.MemberProfile", on_delete=models.CASCADE, related_name="webhooks")
+    url = models.CharField(max_length=2048)
+    # Signs deliveries (HMAC-SHA256); shown once, when the endpoint is created.
+    secret = models.CharField(max_length=64, editable=False)
+    kinds = models.JSONField(default=all_kinds, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "members_webhookendpoint"
+        ordering = ["profile__slug", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.profile.slug}: {self.url}"
+
+
+class Delivery(models.Model):
+    """One notice to one recipient: an owner's mailbox, a webhook endpoint, or staff."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    notice = models.ForeignKey("audit.Notice", on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    email = models.EmailField(blank=True)
+    webhook = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "members_delivery"
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} of {self.notice_id} to {self.email or self.webhook_id}: {self.status}"
+
+    def mark_sent(self, now: datetime, status_code: int | None = None) -> None:
+        self.status, self.sent_at, self.last_status_code = Delivery.Status.SENT, now, status_code
+        self.attempts += 1
+
+    def retry_or_fail(self, now: datetime, error: str, status_code: int | None = None) -> None:
+        """One more failed attempt: retried with exponential backoff for RETRY_FOR, then failed."""
+        self.attempts += 1
+        self.last_error, self.last_status_code = error[:300], status_code
+        retry_at = now + FIRST_RETRY * (2 ** (self.attempts - 1))
+        if retry_at - self.created_at > RETRY_FOR:
+            self.status = Delivery.Status.FAILED
+        else:
+            self.next_attempt_at = retry_at
+
+    def fail(self, error: str) -> None:
+        """Failed for good: trying again cannot help (the address is refused)."""
+        self.status, self.last_error = Delivery.Status.FAILED, error[:300]
+        self.attempts += 1

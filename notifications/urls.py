@@ -1,0 +1,9 @@
+from django.urls import path
+
+from notifications import api
+
+urlpatterns = [
+    path("api/me/member-profile/notifications", api.Notifications.as_view(), name="api-notifications"),
+    path("api/me/member-profile/webhooks", api.Webhooks.as_view(), name="api-webhooks"),
+    path("api/me/member-profile/webhooks/<int:pk>", api.Webhook.as_view(), name="api-webhook"),
+]
