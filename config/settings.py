@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "notifications",
     "credentials",
     "crawler",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -54,8 +54,7 @@ def postgres_only(db: None) -> None:
 @pytest.fixture(scope="session")
 def official_agents() -> Iterator[str]:
     """Base URL of agents served by the official mcp and a2a-sdk packages."""
-    from crawler.demo_fleet import ServerThread
-    from tests.servers import official_agents_app
+    from tests.servers import ServerThread, official_agents_app
 
     with ServerThread(official_agents_app()) as server:
         yield server.base_url
@@ -64,8 +63,7 @@ def official_agents() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def dialects() -> Iterator[str]:
     """Base URL of agents in every MCP dialect (tests.servers.dialects_app)."""
-    from crawler.demo_fleet import ServerThread
-    from tests.servers import dialects_app
+    from tests.servers import ServerThread, dialects_app
 
     with ServerThread(dialects_app()) as server:
         yield server.base_url
@@ -81,7 +79,8 @@ def hostile() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def demo_fleet() -> Iterator[str]:
-    from crawler.demo_fleet import ServerThread, demo_fleet_app
+    from demo.fleet import demo_fleet_app
+    from tests.servers import ServerThread
 
     with ServerThread(demo_fleet_app()) as server:
         yield server.base_url

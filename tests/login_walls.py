@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from crawler.demo_fleet import ServerThread, _tool_function, combine, mcp_routes, mcp_server
-from tests.servers import SALES_TOOLS, closed_port
+from demo.fleet import _tool_function, combine, mcp_routes, mcp_server
+from tests.servers import SALES_TOOLS, ServerThread, closed_port
 
 BEARER_TOKEN = "bearer-s3cret-7d1f0c"
 HEADER_SECRET = "api-key-s3cret-52b9e1"

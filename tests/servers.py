@@ -7,15 +7,16 @@ import json
 import socket
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import uvicorn
 from aiohttp import web
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from crawler.demo_fleet import (
+from demo.fleet import (
     ModernOnly,
     a2a_card_routes,
     adcp3_mcp_server,
@@ -23,9 +24,54 @@ from crawler.demo_fleet import (
     combine,
     mcp_routes,
     mcp_server,
-    paginated_mcp_server,
     sse_routes,
 )
+
+
+class ServerThread:
+    """Serve an ASGI app on 127.0.0.1 from a background thread (tests, the demo)."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the server thread died on start-up")
+            threading.Event().wait(0.01)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+def paginated_mcp_server(name: str, pages: Sequence[Sequence[str]]) -> Any:
+    """A low-level MCP Server whose tools/list is split into pages with cursors."""
+    from mcp.server.lowlevel import Server
+    from mcp.types import ListToolsResult, Tool
+
+    async def list_tools(ctx: Any, params: Any) -> ListToolsResult:
+        cursor = getattr(params, "cursor", None) if params else None
+        index = int(cursor) if cursor else 0
+        tools = [Tool(name=n, input_schema={"type": "object"}) for n in pages[index]]
+        return ListToolsResult(tools=tools, next_cursor=str(index + 1) if index + 1 < len(pages) else None)
+
+    return Server(name, on_list_tools=list_tools)
+
 
 SALES_TOOLS = ["get_products", "create_media_buy"]
 PAGES = [["echo", "ping"], ["list_creative_formats", "status"], ["build_creative"]]

@@ -268,5 +268,6 @@ def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) ->
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret.startswith("whsec_") and endpoint.secret in page
     assert (
-        endpoint.secret not in client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/").getvalue().decode()
+        endpoint.secret
+        not in client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/").getvalue().decode()
     )

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import TypeReclassification
-from members.demo import DEMO_AGENTS
+from demo.agents import DEMO_AGENTS
 from members.models import MemberAgent, MemberProfile
 from registry.models import Agent
 

@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from members.demo import DEFAULT_FLEET_URL, DEMO_AGENTS, DEMO_MAILBOX, DEMO_MAILBOX_OWNER
+from demo.agents import DEFAULT_FLEET_URL, DEMO_AGENTS, DEMO_MAILBOX, DEMO_MAILBOX_OWNER
 from members.models import MemberAgent, MemberProfile
 from members.registration import Registration, register_agents
 from registry.canonical import canonicalize_agent_url

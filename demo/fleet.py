@@ -1,51 +1,23 @@
-"""Real agents on 127.0.0.1, built with the official ``mcp`` and ``a2a-sdk`` servers.
+"""The demo fleet: real agents on 127.0.0.1, built with the official ``mcp`` and ``a2a-sdk`` servers.
 
-Used by ``manage.py serve_demo_agents`` (the demo fleet the seeded registry
-points at) and by the test suite. These packages are development dependencies
-(requirements-dev.txt): the registry itself never imports this module.
+Served by ``manage.py serve_demo_agents`` from the one table in ``demo.agents``;
+the test suite builds its own agents from the same parts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from members.demo import DEMO_BEARER_TOKEN
-
-# tool names per demo agent path (see members.demo)
-DEMO_MCP_AGENTS: dict[str, list[str]] = {
-    "bidcliq": ["get_products", "create_media_buy", "list_authorized_properties", "get_media_buy_delivery"],
-    "swivel": ["get_products", "create_media_buy", "update_media_buy"],
-    "northwind": ["get_products", "create_media_buy"],
-    "canvas": ["list_creative_formats", "build_creative", "preview_creative"],
-    "audiencelab": ["get_signals", "activate_signal"],
-    "orbit": ["ping"],
-    "quiet": ["echo", "ping"],
-}
-DEMO_A2A_AGENTS: dict[str, list[str]] = {"meridian": ["get_products", "create_media_buy"]}
-DEMO_MODERN_ONLY_AGENTS: dict[str, list[str]] = {"lumen": ["get_products", "create_media_buy"]}
-DEMO_SSE_AGENTS: dict[str, list[str]] = {"relay": ["get_signals", "activate_signal"]}
-# Served at the fleet's own /mcp, for the agent registered at the bare origin.
-DEMO_ORIGIN_AGENT: list[str] = ["build_creative", "preview_creative"]
-# AdCP 3 agents: (supported_protocols, tools without a 2025 name)
-DEMO_ADCP3_AGENTS: dict[str, tuple[list[str], list[str]]] = {
-    "civic": (["governance"], ["sync_plans", "report_plan_outcome"]),
-    "marque": (["brand"], ["get_brand_identity", "verify_brand_claims"]),
-    "gauge": (["measurement"], ["get_measurement_report"]),
-}
-DEMO_SILENT_AGENTS: tuple[str, ...] = ("silent",)
-# Behind a bearer token (members.demo.DEMO_BEARER_TOKEN), which the demo owner saved.
-DEMO_BEARER_AGENTS: dict[str, list[str]] = {"vault": ["get_products", "create_media_buy"]}
+from demo.agents import DEMO_BEARER_TOKEN, Dialect, of_dialect
 
 
 def _tool_function(name: str) -> Callable[..., str]:
@@ -77,20 +49,6 @@ def adcp3_mcp_server(name: str, supported_protocols: Sequence[str], tool_names: 
 
     server.add_tool(get_adcp_capabilities, name="get_adcp_capabilities")
     return server
-
-
-def paginated_mcp_server(name: str, pages: Sequence[Sequence[str]]) -> Any:
-    """A low-level MCP Server whose tools/list is split into pages with cursors."""
-    from mcp.server.lowlevel import Server
-    from mcp.types import ListToolsResult, Tool
-
-    async def list_tools(ctx: Any, params: Any) -> ListToolsResult:
-        cursor = getattr(params, "cursor", None) if params else None
-        index = int(cursor) if cursor else 0
-        tools = [Tool(name=n, input_schema={"type": "object"}) for n in pages[index]]
-        return ListToolsResult(tools=tools, next_cursor=str(index + 1) if index + 1 < len(pages) else None)
-
-    return Server(name, on_list_tools=list_tools)
 
 
 def mcp_routes(server: Any, path: str, *, json_response: bool = False, stateless: bool = False) -> Starlette:
@@ -203,50 +161,27 @@ class RequireBearer:
 
 
 def demo_fleet_app() -> Any:
-    apps = [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MCP_AGENTS.items()]
-    apps += [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_MODERN_ONLY_AGENTS.items()]
-    apps += [sse_routes(mcp_server(n, tools), f"/{n}") for n, tools in DEMO_SSE_AGENTS.items()]
-    apps.append(mcp_routes(mcp_server("harbor", DEMO_ORIGIN_AGENT), "/mcp"))
-    apps += [mcp_routes(mcp_server(n, tools), f"/{n}/mcp") for n, tools in DEMO_BEARER_AGENTS.items()]
+    """Every agent of the demo table, served as its dialect says."""
+    served = {
+        Dialect.MCP: "/{}/mcp",
+        Dialect.MODERN_ONLY: "/{}/mcp",
+        Dialect.BEARER: "/{}/mcp",
+        Dialect.ORIGIN: "/mcp",
+    }
+    apps = [
+        mcp_routes(mcp_server(agent.name, agent.tools), path.format(agent.name))
+        for dialect, path in served.items()
+        for agent in of_dialect(dialect)
+    ]
+    apps += [sse_routes(mcp_server(a.name, a.tools), f"/{a.name}") for a in of_dialect(Dialect.SSE)]
     apps += [
-        mcp_routes(adcp3_mcp_server(n, protocols, tools), f"/{n}/mcp")
-        for n, (protocols, tools) in DEMO_ADCP3_AGENTS.items()
+        mcp_routes(adcp3_mcp_server(a.name, a.supported_protocols, a.tools), f"/{a.name}/mcp")
+        for a in of_dialect(Dialect.ADCP3)
     ]
     extra: list[BaseRoute] = []
-    for name, skills in DEMO_A2A_AGENTS.items():
-        extra += a2a_card_routes(name, skills, card_url=f"/{name}/.well-known/agent-card.json")
-    for name in DEMO_SILENT_AGENTS:
-        extra.append(Route(f"/{name}/mcp", _never_answer, methods=["GET", "POST"]))
-    fleet = ModernOnly(combine(apps, extra), [f"/{n}/mcp" for n in DEMO_MODERN_ONLY_AGENTS])
-    return RequireBearer(fleet, [f"/{n}/mcp" for n in DEMO_BEARER_AGENTS], DEMO_BEARER_TOKEN)
-
-
-class ServerThread:
-    """Serve an ASGI app on 127.0.0.1 from a background thread (tests, the demo)."""
-
-    def __init__(self, app: Any, port: int = 0) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the server thread died on start-up")
-            threading.Event().wait(0.01)
-        return self
-
-    @property
-    def port(self) -> int:
-        return self.server.servers[0].sockets[0].getsockname()[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
+    for agent in of_dialect(Dialect.A2A):
+        extra += a2a_card_routes(agent.name, agent.tools, card_url=f"/{agent.name}/.well-known/agent-card.json")
+    for agent in of_dialect(Dialect.SILENT):
+        extra.append(Route(f"/{agent.name}/mcp", _never_answer, methods=["GET", "POST"]))
+    fleet = ModernOnly(combine(apps, extra), [f"/{a.name}/mcp" for a in of_dialect(Dialect.MODERN_ONLY)])
+    return RequireBearer(fleet, [f"/{a.name}/mcp" for a in of_dialect(Dialect.BEARER)], DEMO_BEARER_TOKEN)

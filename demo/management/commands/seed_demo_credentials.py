@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from credentials.models import AgentCredential
-from members.demo import DEFAULT_FLEET_URL, DEMO_BEARER_TOKEN, DEMO_OWNER
+from demo.agents import DEFAULT_FLEET_URL, DEMO_BEARER_TOKEN, DEMO_OWNER
 from members.models import MemberProfile
 from probe import Credential, CredentialScheme
 from registry.canonical import canonicalize_agent_url

@@ -5,8 +5,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "Serve the demo agent fleet on 127.0.0.1 (sales, creative and signals MCP agents, an A2A card, "
-        "one agent with no AdCP tool, one that never answers). seed_demo's agents point here."
+        "Serve the demo agent fleet on 127.0.0.1: every agent of the demo table, in the dialect it speaks "
+        "(MCP, MCP 2026-07-28 only, legacy HTTP+SSE, a bare origin, AdCP 3, A2A, behind a bearer token, "
+        "and one that never answers). seed_demo's agents point here."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         # The SDK logs every session at INFO; the demo's story is in the registry.
         logging.getLogger("mcp").setLevel(logging.WARNING)
 
-        from crawler.demo_fleet import demo_fleet_app
+        from demo.fleet import demo_fleet_app
 
         self.stdout.write(self.style.SUCCESS(f"Demo agents on http://127.0.0.1:{port}/ (Ctrl-C to stop)"))
         # The silent agent never closes its connections: without a bound, Ctrl-C or
