@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -64,25 +64,6 @@ def events_by_day(days: int = 30) -> dict[str, Any]:
     }
 
 
-def last_crawl() -> dict[str, Any] | None:
-    latest = CrawlChunk.objects.order_by("-finished_at").first()
-    if latest is None:
-        return None
-    chunks = CrawlChunk.objects.filter(run_id=latest.run_id)
-    totals = chunks.aggregate(
-        probed=Sum("probed"),
-        promoted=Sum("promoted"),
-        disagreements=Sum("disagreements"),
-        unclassified=Sum("unclassified"),
-        finished=Max("finished_at"),
-        chunks=Count("pk"),
-    )
-    failed: Counter[str] = Counter()
-    for chunk_failed in chunks.values_list("failed", flat=True):
-        failed.update(chunk_failed)
-    return {"run_id": latest.run_id, **totals, "failed": sorted(failed.items())}
-
-
 def dashboard_context() -> dict[str, Any]:
     now = timezone.now()
     snapshots = CapabilitySnapshot.objects
@@ -99,5 +80,5 @@ def dashboard_context() -> dict[str, Any]:
         "need_credentials": snapshots.filter(auth_required=True).count(),
         "terminal": [(state.value, state.label, terminal_counts.get(state.value, 0)) for state in TerminalState],
         "events": events_by_day(),
-        "last_crawl": last_crawl(),
+        "last_crawl": CrawlChunk.objects.last_run(),
     }

@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from config import queues
 from config.queues import JobQueueUnavailable, jobs_are_inline
+from crawler.models import CrawlChunk, ReprobeRun
 from crawler.policy import CrawlSummary, apply_probe_results
 from crawler.remembered import REMEMBERED_ROUTE, remembered_route
 from crawler.selection import due_for_crawl, in_crawl_order
 from credentials.sealing import credentials_for, record_use
 from probe import ProbeLimits, ProbeTarget, iter_probe_batches
-from probe.tools import clean_text
 from registry.models import Agent
 
 logger = logging.getLogger(__name__)
@@ -85,19 +85,7 @@ def crawl_chunk(
             summary.add(outcomes)
         summary.elapsed = time.monotonic() - started
         if run_id:
-            from crawler.models import CrawlChunk
-
-            CrawlChunk.objects.create(
-                run_id=run_id,
-                finished_at=timezone.now(),
-                probed=summary.probed,
-                promoted=summary.promoted,
-                disagreements=summary.disagreements,
-                unclassified=summary.unclassified,
-                auth_required=summary.auth_required,
-                failed=dict(summary.failed),
-                elapsed=summary.elapsed,
-            )
+            CrawlChunk.record(run_id, summary)
         finished = True
         return summary.as_dict()
     finally:
@@ -199,26 +187,4 @@ def scheduled_crawl() -> dict[str, Any]:
 
 def run_reprobe(reprobe_run_id: int) -> str:
     """Probe the agents of an admin reprobe and keep the result as a pending plan."""
-    from crawler.models import ReprobeRun
-    from crawler.reprobe import ReprobeReport, probe_and_plan
-
-    run = ReprobeRun.objects.get(pk=reprobe_run_id)
-    if run.status != ReprobeRun.Status.PROBING:
-        return run.status  # already probed: a retried job does nothing
-    try:
-        agents = list(
-            Agent.objects.filter(pk__in=run.agent_ids, monitoring_paused=False)
-            .select_related("snapshot")
-            .order_by("pk")
-        )
-        plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=run.timeout))
-        ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.PROBING).update(
-            status=ReprobeRun.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
-        )
-    except Exception as exc:
-        # Whatever went wrong, the run ends in a final state the admin shows.
-        ReprobeRun.objects.filter(pk=run.pk).update(
-            status=ReprobeRun.Status.FAILED, error=clean_text(f"{type(exc).__name__}: {exc}", 500)
-        )
-        raise
-    return ReprobeRun.Status.READY
+    return ReprobeRun.objects.get(pk=reprobe_run_id).probe()

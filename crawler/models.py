@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from crawler.policy import CrawlSummary
+    from crawler.reprobe import ReprobeApplied
 
 
 class ReprobeRun(models.Model):
@@ -44,6 +52,118 @@ class ReprobeRun(models.Model):
     def is_expired(self, now: datetime) -> bool:
         return now > self.expires_at
 
+    @classmethod
+    def start(cls, agent_ids: list[int], *, actor: str) -> ReprobeRun:
+        """Create the run and have a worker probe its agents (inline without Redis).
+
+        Raises JobQueueUnavailable (the run is then recorded as failed)."""
+        from config.queues import JobQueueUnavailable
+        from crawler.jobs import enqueue, run_reprobe
+
+        run = cls.objects.create(created_by=actor, agent_ids=agent_ids)
+        try:
+            # Probing takes up to the deadline: a worker does it.
+            enqueue(run_reprobe, run.pk, job_id=f"reprobe-{run.pk}")
+        except JobQueueUnavailable as exc:
+            cls.objects.filter(pk=run.pk).update(status=cls.Status.FAILED, error=str(exc))
+            raise
+        return run
+
+    def probe(self) -> str:
+        """Probe the run's agents and keep the result as a pending plan; a retried job does nothing."""
+        from crawler.reprobe import ReprobeReport, probe_and_plan
+        from probe import ProbeLimits
+        from probe.tools import clean_text
+        from registry.models import Agent
+
+        if self.status != self.Status.PROBING:
+            return self.status
+        try:
+            agents = list(
+                Agent.objects.filter(pk__in=self.agent_ids, monitoring_paused=False)
+                .select_related("snapshot")
+                .order_by("pk")
+            )
+            plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=self.timeout))
+            ReprobeRun.objects.filter(pk=self.pk, status=self.Status.PROBING).update(
+                status=self.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
+            )
+        except Exception as exc:
+            # Whatever went wrong, the run ends in a final state the admin shows.
+            ReprobeRun.objects.filter(pk=self.pk).update(
+                status=self.Status.FAILED, error=clean_text(f"{type(exc).__name__}: {exc}", 500)
+            )
+            raise
+        return self.Status.READY
+
+    def discard(self, *, actor: str) -> bool:
+        """Discard a plan ready for review; False when there was none to discard."""
+        return bool(
+            ReprobeRun.objects.filter(pk=self.pk, status=self.Status.READY).update(
+                status=self.Status.DISCARDED, decided_by=actor, decided_at=timezone.now()
+            )
+        )
+
+    def apply(self, *, actor: str) -> ReprobeApplied:
+        """Apply the reviewed plan from what was stored: no second probe.
+
+        Raises ReprobeNotApplicable when it was decided already, is too old, or has no plan."""
+        from django.db import transaction
+
+        from crawler.reprobe import ReprobeNotApplicable, ReprobePlan, apply_reprobe
+
+        with transaction.atomic():
+            run = ReprobeRun.objects.select_for_update().get(pk=self.pk)
+            now = timezone.now()
+            if run.status != self.Status.READY:
+                raise ReprobeNotApplicable(f"This reprobe is {run.get_status_display().lower()}; nothing to apply.")
+            if run.is_expired(now):
+                raise ReprobeNotApplicable(
+                    f"This plan was probed at {run.created_at:%Y-%m-%d %H:%M} UTC and is too old to apply; "
+                    "reprobe again."
+                )
+            if not run.plan:
+                raise ReprobeNotApplicable("This reprobe has no plan to apply.")
+            applied = apply_reprobe(ReprobePlan.from_dict(run.plan), actor=actor)
+            run.status, run.decided_by, run.decided_at = self.Status.APPLIED, actor, now
+            run.run_id = applied.run_id
+            run.result = {k: v for k, v in applied.__dict__.items() if k != "run_id"}
+            run.save()
+        return applied
+
+
+class CrawlCount(models.TextChoices):
+    """What a crawl counts: the job records each in its chunk, the summary line and the dashboard show them."""
+
+    PROBED = "probed", "probed"
+    PROMOTED = "promoted", "promoted"
+    DISAGREEMENTS = "disagreements", "new disagreements"
+    UNCLASSIFIED = "unclassified", "answered without a known tool"
+    # Answered behind a login (auth_required, auth_failed): not a failure to reach.
+    AUTH_REQUIRED = "auth_required", "need credentials"
+
+
+class CrawlChunkQuerySet(models.QuerySet["CrawlChunk"]):
+    def last_run(self) -> dict[str, Any] | None:
+        """The last crawl: its chunks' counts added up, and its failures by kind."""
+        latest = self.order_by("-finished_at").first()
+        if latest is None:
+            return None
+        chunks = self.filter(run_id=latest.run_id)
+        totals = chunks.aggregate(
+            *[Sum(count) for count in CrawlCount.values], finished=Max("finished_at"), chunks=Count("pk")
+        )
+        failed: Counter[str] = Counter()
+        for chunk_failed in chunks.values_list("failed", flat=True):
+            failed.update(chunk_failed)
+        return {
+            "run_id": latest.run_id,
+            "finished": totals["finished"],
+            "chunks": totals["chunks"],
+            "counts": [(c.value, c.label, totals[f"{c.value}__sum"] or 0) for c in CrawlCount],
+            "failed": sorted(failed.items()),
+        }
+
 
 class CrawlChunk(models.Model):
     """What one chunk of a crawl did: the dashboard's "last crawl" is the sum of its run's chunks."""
@@ -58,9 +178,21 @@ class CrawlChunk(models.Model):
     failed = models.JSONField(default=dict)
     elapsed = models.FloatField(default=0.0)
 
+    objects = CrawlChunkQuerySet.as_manager()
+
     class Meta:
         ordering = ["-finished_at"]
         permissions = [("manage_job_queue", "Can view and manage the job queue (django-rq)")]
 
     def __str__(self) -> str:
         return f"Crawl {self.run_id}: {self.probed} probed"
+
+    @classmethod
+    def record(cls, run_id: str, summary: CrawlSummary) -> CrawlChunk:
+        return cls.objects.create(
+            run_id=run_id,
+            finished_at=timezone.now(),
+            failed=dict(summary.failed),
+            elapsed=summary.elapsed,
+            **{count: getattr(summary, count) for count in CrawlCount.values},
+        )

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audit.models import Notice, NoticeKind, Source, TypeEvent, record_many, write_notices
 from crawler.classify import NOTHING_INFERRED, Inference, infer
+from crawler.models import CrawlCount
 from probe import ProbeResult
 from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot
@@ -112,29 +113,21 @@ class CrawlSummary:
         return self
 
     def merge(self, other: dict[str, Any]) -> None:
-        for name in ("probed", "promoted", "disagreements", "confirmed", "unclassified", "auth_required"):
+        for name in (*CrawlCount.values, "confirmed"):
             setattr(self, name, getattr(self, name) + other.get(name, 0))
         self.failed.update(other.get("failed", {}))
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "probed": self.probed,
-            "promoted": self.promoted,
-            "disagreements": self.disagreements,
-            "confirmed": self.confirmed,
-            "unclassified": self.unclassified,
-            "auth_required": self.auth_required,
+            **{name: getattr(self, name) for name in (*CrawlCount.values, "confirmed")},
             "failed": dict(self.failed),
             "elapsed": round(self.elapsed, 3),
         }
 
     def line(self) -> str:
+        counts = ", ".join(f"{getattr(self, count.value)} {count.label}" for count in CrawlCount)
         failed = ", ".join(f"{kind} {n}" for kind, n in sorted(self.failed.items())) or "none"
-        return (
-            f"{self.probed} probed, {self.promoted} promoted, {self.disagreements} new disagreements, "
-            f"{self.unclassified} answered without a known tool, {self.auth_required} need credentials, "
-            f"failed: {failed}; {self.elapsed:.1f} s"
-        )
+        return f"{counts}, failed: {failed}; {self.elapsed:.1f} s"
 
 
 def next_probe_delay(attempts: int) -> timedelta:

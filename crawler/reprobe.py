@@ -292,29 +292,3 @@ def stale_agent_ids(plan: ReprobePlan) -> set[int]:
         )
     }
     return {pk for pk, entry in planned.items() if drift(entry.expected, now.get(pk)) is not None}
-
-
-def apply_pending_reprobe(reprobe_run_id: int, *, actor: str) -> ReprobeApplied:
-    """Apply a reviewed admin reprobe from its stored plan: no second probe."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from crawler.models import ReprobeRun
-
-    with transaction.atomic():
-        run = ReprobeRun.objects.select_for_update().get(pk=reprobe_run_id)
-        now = timezone.now()
-        if run.status != ReprobeRun.Status.READY:
-            raise ReprobeNotApplicable(f"This reprobe is {run.get_status_display().lower()}; nothing to apply.")
-        if run.is_expired(now):
-            raise ReprobeNotApplicable(
-                f"This plan was probed at {run.created_at:%Y-%m-%d %H:%M} UTC and is too old to apply; reprobe again."
-            )
-        if not run.plan:
-            raise ReprobeNotApplicable("This reprobe has no plan to apply.")
-        applied = apply_reprobe(ReprobePlan.from_dict(run.plan), actor=actor)
-        run.status, run.decided_by, run.decided_at = ReprobeRun.Status.APPLIED, actor, now
-        run.run_id = applied.run_id
-        run.result = {k: v for k, v in applied.__dict__.items() if k != "run_id"}
-        run.save()
-    return applied

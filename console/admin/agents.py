@@ -13,7 +13,6 @@ from django.utils.http import urlencode
 from config.queues import JobQueueUnavailable, jobs_are_inline
 from console.admin.base import ReadOnlyModelAdmin
 from console.twostep import two_step_action
-from crawler.jobs import enqueue, run_reprobe
 from crawler.manual import RateLimiterUnavailable, request_manual_probe
 from crawler.models import ReprobeRun
 from credentials.models import AgentCredential
@@ -233,12 +232,9 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         if not agent_ids:
             self.message_user(request, "The selected agents are all paused; nothing to reprobe.", messages.WARNING)
             return None
-        run = ReprobeRun.objects.create(created_by=request.user.get_username(), agent_ids=agent_ids)
         try:
-            # Probing takes up to the deadline: a worker does it (inline without Redis).
-            enqueue(run_reprobe, run.pk, job_id=f"reprobe-{run.pk}")
+            run = ReprobeRun.start(agent_ids, actor=request.user.get_username())
         except JobQueueUnavailable as exc:
-            ReprobeRun.objects.filter(pk=run.pk).update(status=ReprobeRun.Status.FAILED, error=str(exc))
             self.message_user(request, f"Could not start the reprobe: {exc}.", messages.ERROR)
             return None
         return HttpResponseRedirect(reverse("admin:crawler_reproberun_change", args=[run.pk]))

@@ -11,7 +11,7 @@ from django.utils import timezone
 from console.admin.agents import can_reprobe
 from console.admin.base import ReadOnlyModelAdmin
 from crawler.models import ReprobeRun
-from crawler.reprobe import ReprobeNotApplicable, ReprobePlan, apply_pending_reprobe, stale_agent_ids
+from crawler.reprobe import ReprobeNotApplicable, ReprobePlan, stale_agent_ids
 from registry.wording import counted
 
 
@@ -56,13 +56,13 @@ class ReprobeRunAdmin(ReadOnlyModelAdmin):
     def _decide(self, request: HttpRequest, run: ReprobeRun) -> None:
         actor = request.user.get_username()
         if "_discard" in request.POST:
-            updated = ReprobeRun.objects.filter(pk=run.pk, status=ReprobeRun.Status.READY).update(
-                status=ReprobeRun.Status.DISCARDED, decided_by=actor, decided_at=timezone.now()
+            discarded = run.discard(actor=actor)
+            self.message_user(
+                request, "Reprobe discarded; nothing was written." if discarded else "Nothing to discard."
             )
-            self.message_user(request, "Reprobe discarded; nothing was written." if updated else "Nothing to discard.")
             return
         try:
-            applied = apply_pending_reprobe(run.pk, actor=actor)
+            applied = run.apply(actor=actor)
         except ReprobeNotApplicable as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
