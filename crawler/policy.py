@@ -64,12 +64,15 @@ SNAPSHOT_FIELDS = [
 ]
 
 
-class Action:
-    PROMOTED = "promoted"
-    DISAGREEMENT = "disagreement"
-    CONFIRMED = "confirmed"  # inferred the stored type, or a known type already disagreed about
-    UNCLASSIFIED = "unclassified"  # answered, no known tool
-    FAILED = "failed"
+class Action(models.TextChoices):
+    """What a probe result does to its agent: the policy's one vocabulary."""
+
+    PROMOTED = "promoted", "Promote the published type to the inferred one"
+    DISAGREEMENT = "disagreement", "Record a new disagreement; publish nothing"
+    # The inference is the published type, or a disagreement already recorded.
+    CONFIRMED = "confirmed", "Nothing new: the inference confirms what is known"
+    UNCLASSIFIED = "unclassified", "Answered without a known tool: nothing is erased"
+    FAILED = "failed", "The probe failed: the last good snapshot stands"
 
 
 @dataclass(frozen=True)
@@ -134,33 +137,28 @@ def next_probe_delay(attempts: int) -> timedelta:
     return timedelta(days=BACKOFF_DAYS[min(attempts, len(BACKOFF_DAYS)) - 1])
 
 
-class Verdict(models.TextChoices):
-    PROMOTE = "promote", "Promote the published type to the inferred one"
-    DISAGREEMENT = "disagreement", "Record a new disagreement; publish nothing"
-    CONFIRM = "confirm", "The inference confirms the published type"
-    NOTHING = "nothing", "Nothing new to do with the type"
-
-
 @dataclass(frozen=True)
 class TypeDecision:
-    verdict: Verdict
+    action: Action
     # The open disagreement the snapshot records after this probe ("" for none).
     disagreement_key: str
 
 
-def decide(published: str, inferred: str | None, disagreement_key: str) -> TypeDecision:
-    """What an inference does to the published type: the policy's one rule (pure)."""
+def decide(published: str, inferred: str | None, disagreement_key: str, *, answered: bool = True) -> TypeDecision:
+    """What a probe's inference does to the published type: the policy's one rule (pure)."""
+    if not answered:
+        return TypeDecision(Action.FAILED, disagreement_key)
     if inferred is None:
         # Inferring nothing never erases a type, nor an open disagreement.
-        return TypeDecision(Verdict.NOTHING, disagreement_key)
+        return TypeDecision(Action.UNCLASSIFIED, disagreement_key)
     if not is_known(published):
-        return TypeDecision(Verdict.PROMOTE, disagreement_key)
+        return TypeDecision(Action.PROMOTED, disagreement_key)
     if published == inferred:
-        return TypeDecision(Verdict.CONFIRM, "")
+        return TypeDecision(Action.CONFIRMED, "")
     key = f"{published}->{inferred}"
     if key == disagreement_key:
-        return TypeDecision(Verdict.NOTHING, key)
-    return TypeDecision(Verdict.DISAGREEMENT, key)
+        return TypeDecision(Action.CONFIRMED, key)
+    return TypeDecision(Action.DISAGREEMENT, key)
 
 
 def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inference: Inference, now: datetime) -> None:
@@ -211,16 +209,6 @@ def _update_backoff(snapshot: CapabilitySnapshot, published: str, result: ProbeR
         snapshot.next_probe_after = now + next_probe_delay(snapshot.unknown_attempts)
 
 
-def _action(result: ProbeResult, verdict: Verdict, inferred: str | None) -> str:
-    if not result.ok:
-        return Action.FAILED
-    if verdict == Verdict.PROMOTE:
-        return Action.PROMOTED
-    if verdict == Verdict.DISAGREEMENT:
-        return Action.DISAGREEMENT
-    return Action.UNCLASSIFIED if inferred is None else Action.CONFIRMED
-
-
 @dataclass
 class Evaluation:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -266,16 +254,13 @@ def _evaluate(
 ) -> Evaluation:
     """Decide, in memory, what the results do to these rows (nothing is written here)."""
     evaluation = Evaluation()
-    expected, now = run.expected, run.now
     for agent_id, result in results:
         agent = agents.get(agent_id)
         snapshot = snapshots.get(agent_id)
         found = None if agent is None else AgentState(agent.type, snapshot.inferred_type if snapshot else None)
-        if expected is not None:
-            reason = drift(expected[agent_id], found)
-            if reason is not None:
-                evaluation.stale[agent_id] = reason
-                continue
+        if run.expected is not None and (reason := drift(run.expected[agent_id], found)) is not None:
+            evaluation.stale[agent_id] = reason
+            continue
         if agent is None or found is None:  # deleted since it was selected
             continue
         evaluation.found[agent_id] = found
@@ -284,80 +269,102 @@ def _evaluate(
             evaluation.new_snapshots.append(snapshot)
         else:
             evaluation.changed_snapshots.append(snapshot)
-
-        was_given_up, was_walled = bool(snapshot.terminal_state), snapshot.auth_required
-        inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
-        inferred = inference.type
-        decision = decide(agent.type, inferred, snapshot.disagreement_key)
-        _update_snapshot(snapshot, result, inference, now)
-        new_type = inferred if decision.verdict == Verdict.PROMOTE and inferred else agent.type
-        if decision.disagreement_key != snapshot.disagreement_key:
-            snapshot.disagreement_key = decision.disagreement_key
-            snapshot.disagreement_since = now if decision.disagreement_key else None
-        _update_backoff(snapshot, new_type, result, now)
-
-        member = agent.registration.profile.slug if hasattr(agent, "registration") else None
-        news: list[tuple[NoticeKind, dict[str, Any]]] = []
-        if snapshot.terminal_state and not was_given_up:
-            news.append(
-                (
-                    NoticeKind.GIVEN_UP,
-                    {"terminal_state": snapshot.terminal_state, "attempts": snapshot.unknown_attempts},
-                )
-            )
-        if snapshot.auth_required and not was_walled:
-            news.append(
-                (NoticeKind.AUTH_REQUIRED, {"error_kind": result.error_kind, "error_message": result.error_message})
-            )
-        evaluation.notices += [
-            Notice(kind=kind, agent_url=agent.url, member=member, payload=payload) for kind, payload in news
-        ]
-        notes = {
-            "inferred_type": inferred,
-            "inferred_by": inference.source if inferred else None,
-            "tool_names": inference.evidence,
-            "probe_elapsed": round(result.elapsed, 3),
-        }
-        if decision.verdict == Verdict.PROMOTE:
-            evaluation.promotions.append(
-                TypeChange(
-                    agent_id=agent.pk,
-                    agent_url=agent.url,
-                    old_type=agent.type,
-                    new_type=new_type,
-                    member=member,
-                    declared_type=agent.registration.declared_type if member else None,
-                    inferred_type=inferred,
-                    probed_at=now,
-                    depends_on_inference=False,
-                    notes=notes,
-                )
-            )
-        elif decision.verdict == Verdict.DISAGREEMENT:
-            evaluation.disagreements.append(
-                TypeEvent(
-                    agent_url=agent.url,
-                    new_type=inferred or "",
-                    source=Source.CRAWLER_DISAGREEMENT,
-                    old_type=agent.type,
-                    member=member,
-                    run_id=run.run_id,
-                    actor=run.actor,
-                    notes=notes,
-                )
-            )
-        evaluation.outcomes.append(
-            Outcome(
-                agent_id=agent.pk,
-                action=_action(result, decision.verdict, inferred),
-                old_type=agent.type,
-                new_type=new_type,
-                inferred_type=inferred,
-                error_kind=result.error_kind,
-                error_message=result.error_message,
-            )
-        )
+        _evaluate_one(agent, snapshot, result, run, evaluation)
     return evaluation
+
+
+def _evaluate_one(
+    agent: Agent, snapshot: CapabilitySnapshot, result: ProbeResult, run: _Run, evaluation: Evaluation
+) -> None:
+    """The policy for one agent, in DESIGN.md's order: infer, decide, then what follows."""
+    was_given_up, was_walled = bool(snapshot.terminal_state), snapshot.auth_required
+    inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
+    decision = decide(agent.type, inference.type, snapshot.disagreement_key, answered=result.ok)
+    new_type = inference.type if decision.action == Action.PROMOTED and inference.type else agent.type
+    _update_snapshot(snapshot, result, inference, run.now)
+    _update_disagreement(snapshot, decision, run.now)
+    _update_backoff(snapshot, new_type, result, run.now)
+    evaluation.notices += _news(agent, snapshot, result, was_given_up=was_given_up, was_walled=was_walled)
+    if decision.action == Action.PROMOTED:
+        evaluation.promotions.append(_promotion(agent, new_type, inference, result, run))
+    elif decision.action == Action.DISAGREEMENT:
+        evaluation.disagreements.append(_disagreement(agent, inference, result, run))
+    evaluation.outcomes.append(
+        Outcome(
+            agent_id=agent.pk,
+            action=decision.action,
+            old_type=agent.type,
+            new_type=new_type,
+            inferred_type=inference.type,
+            error_kind=result.error_kind,
+            error_message=result.error_message,
+        )
+    )
+
+
+def _update_disagreement(snapshot: CapabilitySnapshot, decision: TypeDecision, now: datetime) -> None:
+    if decision.disagreement_key != snapshot.disagreement_key:
+        snapshot.disagreement_key = decision.disagreement_key
+        snapshot.disagreement_since = now if decision.disagreement_key else None
+
+
+def _member(agent: Agent) -> str | None:
+    return agent.registration.profile.slug if hasattr(agent, "registration") else None
+
+
+def _news(
+    agent: Agent, snapshot: CapabilitySnapshot, result: ProbeResult, *, was_given_up: bool, was_walled: bool
+) -> list[Notice]:
+    """Events that are not type changes: the agent was given up, or found behind a login."""
+    news: list[tuple[NoticeKind, dict[str, Any]]] = []
+    if snapshot.terminal_state and not was_given_up:
+        news.append(
+            (NoticeKind.GIVEN_UP, {"terminal_state": snapshot.terminal_state, "attempts": snapshot.unknown_attempts})
+        )
+    if snapshot.auth_required and not was_walled:
+        news.append(
+            (NoticeKind.AUTH_REQUIRED, {"error_kind": result.error_kind, "error_message": result.error_message})
+        )
+    return [Notice(kind=kind, agent_url=agent.url, member=_member(agent), payload=payload) for kind, payload in news]
+
+
+def _notes(inference: Inference, result: ProbeResult) -> dict[str, Any]:
+    """What the audit row keeps of the probe that decided."""
+    return {
+        "inferred_type": inference.type,
+        "inferred_by": inference.source if inference.type else None,
+        "tool_names": inference.evidence,
+        "probe_elapsed": round(result.elapsed, 3),
+    }
+
+
+def _promotion(agent: Agent, new_type: str, inference: Inference, result: ProbeResult, run: _Run) -> TypeChange:
+    member = _member(agent)
+    return TypeChange(
+        agent_id=agent.pk,
+        agent_url=agent.url,
+        old_type=agent.type,
+        new_type=new_type,
+        member=member,
+        declared_type=agent.registration.declared_type if member else None,
+        inferred_type=inference.type,
+        probed_at=run.now,
+        depends_on_inference=False,
+        notes=_notes(inference, result),
+    )
+
+
+def _disagreement(agent: Agent, inference: Inference, result: ProbeResult, run: _Run) -> TypeEvent:
+    return TypeEvent(
+        agent_url=agent.url,
+        new_type=inference.type or "",
+        source=Source.CRAWLER_DISAGREEMENT,
+        old_type=agent.type,
+        member=_member(agent),
+        run_id=run.run_id,
+        actor=run.actor,
+        notes=_notes(inference, result),
+    )
 
 
 def _load(ids: list[int], *, lock: bool) -> tuple[dict[int, Agent], dict[int, CapabilitySnapshot]]:

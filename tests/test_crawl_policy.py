@@ -194,31 +194,39 @@ def test_classification_follows_the_table(tools: list[str], expected: str | None
 
 
 @pytest.mark.parametrize(
-    "published, inferred, open_disagreement, verdict, disagreement_after",
+    "published, inferred, open_disagreement, action, disagreement_after",
     [
         # inferring nothing never touches the type, nor an open disagreement
-        ("sales", None, "", "nothing", ""),
-        ("buying", None, "buying->sales", "nothing", "buying->sales"),
-        ("unknown", None, "", "nothing", ""),
+        ("sales", None, "", "unclassified", ""),
+        ("buying", None, "buying->sales", "unclassified", "buying->sales"),
+        ("unknown", None, "", "unclassified", ""),
         # a missing or unknown type is promoted
-        ("unknown", "sales", "", "promote", ""),
-        ("", "creative", "", "promote", ""),
+        ("unknown", "sales", "", "promoted", ""),
+        ("", "creative", "", "promoted", ""),
         # the inference agrees: confirmed, any open disagreement closes
-        ("sales", "sales", "", "confirm", ""),
-        ("sales", "sales", "sales->creative", "confirm", ""),
+        ("sales", "sales", "", "confirmed", ""),
+        ("sales", "sales", "sales->creative", "confirmed", ""),
         # a known type that differs is a disagreement, recorded once per distinct pair
         ("buying", "sales", "", "disagreement", "buying->sales"),
-        ("buying", "sales", "buying->sales", "nothing", "buying->sales"),
+        ("buying", "sales", "buying->sales", "confirmed", "buying->sales"),
         ("buying", "creative", "buying->sales", "disagreement", "buying->creative"),
     ],
 )
 def test_the_type_decision_follows_the_table(
-    published: str, inferred: str | None, open_disagreement: str, verdict: str, disagreement_after: str
+    published: str, inferred: str | None, open_disagreement: str, action: str, disagreement_after: str
 ) -> None:
     from crawler.policy import decide
 
     decision = decide(published, inferred, open_disagreement)
-    assert (decision.verdict, decision.disagreement_key) == (verdict, disagreement_after)
+    assert (decision.action, decision.disagreement_key) == (action, disagreement_after)
+
+
+@pytest.mark.parametrize("published", ["unknown", "sales"])
+def test_a_failed_probe_decides_nothing_and_keeps_an_open_disagreement(published: str) -> None:
+    from crawler.policy import decide
+
+    decision = decide(published, None, "sales->creative", answered=False)
+    assert (decision.action, decision.disagreement_key) == ("failed", "sales->creative")
 
 
 def test_the_classification_table_yields_exactly_the_inferable_types() -> None:
