@@ -47,10 +47,6 @@ class TypeEvent:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def new_run_id() -> uuid.UUID:
-    return uuid.uuid4()
-
-
 class AppendOnlyQuerySet(models.QuerySet):
     """Rows that may be added and read, never changed or removed through the ORM."""
 
@@ -146,6 +142,13 @@ class TypeReclassification(AppendOnlyModel):
         return f"{self.agent_url}: {self.old_type or '∅'} -> {self.new_type} ({self.source})"
 
 
+class ReviewDecision(models.TextChoices):
+    """What a reviewer decided about a disagreement, as the audit row's notes say."""
+
+    ADOPT_INFERRED = "adopt_inferred", "Adopted the inferred type"
+    KEEP_PUBLISHED = "keep_published", "Kept the published type"
+
+
 class NoticeKind(models.TextChoices):
     """What happened to an agent, as its owners and staff are told."""
 
@@ -197,7 +200,7 @@ class Notice(models.Model):
     def of(cls, row: TypeReclassification) -> Notice:
         notes = row.notes or {}
         if row.source == Source.ADMIN_REVIEW:
-            kind = NoticeKind.KEPT if notes.get("decision") == "keep_published" else NoticeKind.ADOPTED
+            kind = NoticeKind.KEPT if notes.get("decision") == ReviewDecision.KEEP_PUBLISHED else NoticeKind.ADOPTED
         else:
             kind = _KIND_BY_SOURCE[Source(row.source)]
         payload = {

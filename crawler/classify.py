@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from registry.types import AgentType, InferenceSource
+from registry.types import AdcpProtocol, AgentType, InferenceSource
 
 # In priority order (sell-side first): an agent exposing sales tools is a sales
 # agent even if it also exposes creative or signals tools. Brand comes before
@@ -52,13 +52,13 @@ TOOLS_BY_TYPE: tuple[tuple[AgentType, frozenset[str]], ...] = (
 
 # An AdCP 3 declaration's supported_protocols, in the same sell-side-first order.
 # sponsored_intelligence has no registry type of its own.
-TYPE_BY_DECLARED_PROTOCOL: tuple[tuple[str, AgentType], ...] = (
-    ("media_buy", AgentType.SALES),
-    ("creative", AgentType.CREATIVE),
-    ("signals", AgentType.SIGNALS),
-    ("governance", AgentType.GOVERNANCE),
-    ("brand", AgentType.BRAND),
-    ("measurement", AgentType.MEASUREMENT),
+TYPE_BY_DECLARED_PROTOCOL: tuple[tuple[AdcpProtocol, AgentType], ...] = (
+    (AdcpProtocol.MEDIA_BUY, AgentType.SALES),
+    (AdcpProtocol.CREATIVE, AgentType.CREATIVE),
+    (AdcpProtocol.SIGNALS, AgentType.SIGNALS),
+    (AdcpProtocol.GOVERNANCE, AgentType.GOVERNANCE),
+    (AdcpProtocol.BRAND, AgentType.BRAND),
+    (AdcpProtocol.MEASUREMENT, AgentType.MEASUREMENT),
 )
 
 EVIDENCE_LIMIT = 5
@@ -76,11 +76,6 @@ NOTHING_INFERRED = Inference(None, InferenceSource.TOOLS, [])
 
 def _names(tool_names: Iterable[str]) -> set[str]:
     return {name.strip().lower() for name in tool_names if isinstance(name, str)}
-
-
-def classify(tool_names: Iterable[str], declared_protocols: Iterable[str] = ()) -> AgentType | None:
-    """The type the declaration (else the advertised tools) shows, or ``None`` when nothing known is there."""
-    return infer(tool_names, declared_protocols).type
 
 
 def infer(tool_names: Iterable[str], declared_protocols: Iterable[str] = ()) -> Inference:

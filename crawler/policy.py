@@ -182,7 +182,7 @@ def _update_snapshot(snapshot: CapabilitySnapshot, result: ProbeResult, inferenc
         snapshot.inferred_type = inference.type
         snapshot.inferred_from = inference.evidence
         snapshot.inferred_by = inference.source if inference.type else ""
-        snapshot.declared_protocols = result.adcp_protocols
+        snapshot.adcp_protocols = result.adcp_protocols
         snapshot.adcp_versions = ",".join(result.adcp_versions)
         snapshot.probed_at = now
     # else: an agent that showed known tools before and none now keeps its

@@ -13,6 +13,7 @@ from rest_framework.pagination import CursorPagination
 
 from registry.models import Agent
 from registry.public import filter_agents, is_online, public_agents
+from registry.types import AdcpProtocol
 
 
 class AgentPagination(CursorPagination):
@@ -88,7 +89,7 @@ class PublicAgentSerializer(serializers.ModelSerializer):
 
     def get_adcp_protocols(self, agent: Agent) -> list[str]:
         snapshot = self._snapshot(agent)
-        return snapshot.declared_protocols if snapshot else []
+        return snapshot.adcp_protocols if snapshot else []
 
     def get_transport(self, agent: Agent) -> str | None:
         snapshot = self._snapshot(agent)
@@ -115,8 +116,8 @@ class PublicAgentSerializer(serializers.ModelSerializer):
         OpenApiParameter(
             "adcp_protocol",
             OpenApiTypes.STR,
-            description="an AdCP protocol the agent declares (get_adcp_capabilities): media_buy, creative, signals, "
-            "governance, brand, measurement or sponsored_intelligence",
+            enum=AdcpProtocol.values,
+            description="an AdCP protocol the agent declares (get_adcp_capabilities)",
         ),
         OpenApiParameter("member", OpenApiTypes.STR, description="a member profile slug"),
         OpenApiParameter("q", OpenApiTypes.STR, description="search in URL, names and member"),

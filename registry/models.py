@@ -20,12 +20,35 @@ def validate_agent_url(value: str) -> None:
         raise ValidationError(f"Store the canonical spelling {canonical!r}.", code="not_canonical")
 
 
+class ProtocolListField(models.CharField):
+    """A list of protocol names, stored as ",media_buy,creative," so that one protocol is
+    found with ``__contains=ProtocolListField.token(name)``."""
+
+    # What django-stubs reads as the types set and got.
+    _pyi_private_set_type: list[str] | str  # type: ignore[assignment]  # a list, where CharField has a str
+    _pyi_private_get_type: list[str]  # type: ignore[assignment]  # a list, where CharField has a str
+
+    @staticmethod
+    def token(protocol: str) -> str:
+        return f",{protocol},"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> list[str]:
+        return self.to_python(value)
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [p for p in (value or "").split(",") if p]
+
+    def get_prep_value(self, value: Any) -> str:
+        if isinstance(value, str):  # a lookup's own pattern, such as a token
+            return value
+        return f",{','.join(value)}," if value else ""
+
+
 class AgentQuerySet(models.QuerySet):
     def get_for_url(self, url: str) -> Agent:
         return self.get(url=canonicalize_agent_url(url))
-
-    def get_or_create_for_url(self, url: str, **defaults: Any) -> tuple[Agent, bool]:
-        return self.get_or_create(url=canonicalize_agent_url(url), defaults=defaults)
 
     def locked(self) -> AgentQuerySet:
         """These agents, row-locked in primary-key order: the one lock order of every
@@ -145,7 +168,7 @@ class CapabilitySnapshot(models.Model):
     inferred_by = models.CharField(max_length=16, choices=InferenceSource.choices, blank=True, default="")
     # The AdCP 3 declaration (get_adcp_capabilities), as ",media_buy,creative," so
     # that one portable lookup finds an agent by a declared protocol.
-    adcp_protocols = models.CharField(max_length=300, blank=True, default="")
+    adcp_protocols = ProtocolListField(max_length=300, blank=True, default=list)
     adcp_versions = models.CharField(max_length=100, blank=True, default="")
     # The route that answered the last successful probe; the next crawl goes straight there.
     transport = models.CharField(max_length=24, choices=Transport.choices, blank=True, default="")
@@ -162,19 +185,6 @@ class CapabilitySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
-
-    @staticmethod
-    def protocol_token(protocol: str) -> str:
-        """How one declared protocol stands in ``adcp_protocols`` (",media_buy,creative,")."""
-        return f",{protocol},"
-
-    @property
-    def declared_protocols(self) -> list[str]:
-        return [p for p in self.adcp_protocols.split(",") if p]
-
-    @declared_protocols.setter
-    def declared_protocols(self, protocols: list[str]) -> None:
-        self.adcp_protocols = f",{','.join(protocols)}," if protocols else ""
 
 
 class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]  # django-stubs cannot type a base made by from_queryset()

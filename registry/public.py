@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from registry.models import Agent, CapabilitySnapshot
-from registry.types import parse_agent_type
+from registry.models import Agent, ProtocolListField
+from registry.types import AdcpProtocol, parse_agent_type
 
 
 def public_agents() -> QuerySet[Agent]:
@@ -17,9 +17,6 @@ def public_agents() -> QuerySet[Agent]:
         .without_tool_lists()
         .order_by("url")
     )
-
-
-ADCP_PROTOCOLS = ("media_buy", "creative", "signals", "governance", "brand", "measurement", "sponsored_intelligence")
 
 
 def filter_agents(
@@ -34,11 +31,11 @@ def filter_agents(
             raise ValidationError({"type": exc.messages}) from None
     if adcp_protocol:
         declared = adcp_protocol.strip().lower()
-        if declared not in ADCP_PROTOCOLS:
-            allowed = ", ".join(ADCP_PROTOCOLS)
+        if declared not in AdcpProtocol.values:
+            allowed = ", ".join(AdcpProtocol.values)
             message = f"{adcp_protocol[:40]!r} is not an AdCP protocol; use one of: {allowed}."
             raise ValidationError({"adcp_protocol": [message]})
-        queryset = queryset.filter(snapshot__adcp_protocols__contains=CapabilitySnapshot.protocol_token(declared))
+        queryset = queryset.filter(snapshot__adcp_protocols__contains=ProtocolListField.token(declared))
     if member:
         queryset = queryset.filter(registration__profile__slug=member.strip().lower())
     if q.strip():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audit.models import Source
+from audit.models import ReviewDecision, Source
 from registry.models import Agent
 from registry.publish import ApplyResult, Decision, TypeChange, apply_type_changes
 
@@ -40,7 +40,10 @@ def review_plan(agent_ids: Iterable[int]) -> list[TypeChange]:
 def adopt_inferred(changes: list[TypeChange], *, actor: str, note: str = "") -> ApplyResult:
     """Publish the inferred type the reviewer saw."""
     return apply_type_changes(
-        changes, source=Source.ADMIN_REVIEW, actor=actor, notes={"decision": "adopt_inferred", "note": note}
+        changes,
+        source=Source.ADMIN_REVIEW,
+        actor=actor,
+        notes={"decision": ReviewDecision.ADOPT_INFERRED, "note": note},
     )
 
 
@@ -51,5 +54,5 @@ def keep_published(changes: list[TypeChange], *, actor: str, note: str = "") -> 
         source=Source.ADMIN_REVIEW,
         actor=actor,
         decision=Decision.KEEP,
-        notes={"decision": "keep_published", "note": note},
+        notes={"decision": ReviewDecision.KEEP_PUBLISHED, "note": note},
     )

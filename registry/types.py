@@ -55,6 +55,18 @@ def is_known(value: str | None) -> bool:
     return value in KNOWN_TYPES
 
 
+class AdcpProtocol(models.TextChoices):
+    """What an AdCP 3 agent may declare it supports (``get_adcp_capabilities`` -> ``supported_protocols``)."""
+
+    MEDIA_BUY = "media_buy", "Media buy"
+    CREATIVE = "creative", "Creative"
+    SIGNALS = "signals", "Signals"
+    GOVERNANCE = "governance", "Governance"
+    BRAND = "brand", "Brand"
+    MEASUREMENT = "measurement", "Measurement"
+    SPONSORED_INTELLIGENCE = "sponsored_intelligence", "Sponsored intelligence"
+
+
 class TerminalState(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
     UNCLASSIFIABLE = "unclassifiable", "Unclassifiable"

@@ -188,9 +188,9 @@ def test_a_batch_is_written_with_a_constant_number_of_queries(db: None) -> None:
     ],
 )
 def test_classification_follows_the_table(tools: list[str], expected: str | None) -> None:
-    from crawler.classify import classify
+    from crawler.classify import infer
 
-    assert classify(tools) == expected
+    assert infer(tools).type == expected
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.classify import classify
+from crawler.classify import infer
 from probe import ProbeFailure, find_reply, reply_result, tools_from_card
 from probe.sse import SSEParser
 from probe.vocabulary import ProbeErrorKind
@@ -62,7 +62,7 @@ def test_agent_cards_parse_or_fail_with_protocol(card: Any) -> None:
     assert all(isinstance(n, str) and n and len(n) <= 200 for n in names)
     # Everything kept is storable as PostgreSQL text and jsonb.
     assert not any("\x00" in value for tool in tools.tools for value in tool.values())
-    classify(names)
+    infer(names)
 
 
 @FUZZ

@@ -57,7 +57,7 @@ def test_a_crawl_classifies_every_dialect_and_records_its_route(fleet: dict[str,
 def test_an_adcp3_declaration_is_recorded_and_shown_as_evidence(fleet: dict[str, Agent]) -> None:
     crawl_chunk([fleet["/adcp3-sales/mcp"].pk], deadline=5.0)
     snapshot = CapabilitySnapshot.objects.get(agent=fleet["/adcp3-sales/mcp"])
-    assert snapshot.declared_protocols == ["creative", "media_buy"]
+    assert snapshot.adcp_protocols == ["creative", "media_buy"]
     assert snapshot.adcp_versions == "3"
     assert snapshot.inferred_from == ["supported_protocols: media_buy"]
 

@@ -128,7 +128,7 @@ def test_the_api_filters_by_a_declared_adcp_protocol(client: Client, db: None) -
     from registry.models import CapabilitySnapshot
 
     profile = make_profile("acme")
-    for name, declared in [("a", ",media_buy,creative,"), ("b", ",creative,"), ("c", "")]:
+    for name, declared in [("a", ["media_buy", "creative"]), ("b", ["creative"]), ("c", [])]:
         agent = make_agent(f"https://{name}.acme.example/mcp")
         register(profile, agent, "sales")
         CapabilitySnapshot.objects.create(agent=agent, adcp_protocols=declared, last_attempt_at=timezone.now())

@@ -68,10 +68,8 @@ def test_it_rejects_bad_urls_naming_the_problem(raw: str, message: str) -> None:
 
 
 def test_two_spellings_are_one_agent(db: None) -> None:
-    first, created = Agent.objects.get_or_create_for_url("https://Agent.Example.com/mcp/")
-    again, created_again = Agent.objects.get_or_create_for_url("https://agent.example.com:443/mcp")
-    assert created and not created_again
-    assert first.pk == again.pk
+    first = Agent.objects.create(url=canonicalize_agent_url("https://Agent.Example.com/mcp/"))
+    assert Agent.objects.get_for_url("https://agent.example.com:443/mcp") == first
     assert Agent.objects.get_for_url("HTTPS://AGENT.example.com/mcp#x") == first
 
 

@@ -11,7 +11,7 @@ from crawler.options import CONCURRENCY_RANGE, LIMIT_RANGE, checked_count, check
 from crawler.reprobe import ReprobeReport, apply_reprobe, probe_and_plan, select_unknown_agents
 from probe import ProbeLimits
 from registry.canonical import canonicalize_agent_url
-from registry.console import ProgressBar
+from registry.progress import ProgressBar
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import MemberProfile
-from registry.console import ProgressBar
+from registry.progress import ProgressBar
 from registry.publish import ApplyResult
 
 

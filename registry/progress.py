@@ -1,4 +1,4 @@
-"""Terminal helpers for management commands."""
+"""A neutral progress bar for management commands, drawn on a terminal only."""
 
 from __future__ import annotations
 
