@@ -1,5 +1,7 @@
 """The agent list staff monitor: columns, filters, a constant number of queries, actions."""
 
+from typing import Any
+
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -89,10 +91,14 @@ def test_pause_and_resume(staff: Client) -> None:
     assert not Agent.objects.get(pk=agent.pk).monitoring_paused
 
 
-def test_probe_now_applies_the_policy_once_a_minute(staff: Client, official_agents: str) -> None:
+def test_probe_now_applies_the_policy_once_a_minute(
+    staff: Client, official_agents: str, django_capture_on_commit_callbacks: Any
+) -> None:
     agent = make_agent(f"{official_agents}/json/mcp")
     with override_settings(REDIS_URL=""):
-        first = staff.post(CHANGELIST, {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)
+        # The probe runs once the request's writes are committed (inline without Redis).
+        with django_capture_on_commit_callbacks(execute=True):
+            first = staff.post(CHANGELIST, {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)
         assert "Probe done for 1 agent;" in first.content.decode()
         assert Agent.objects.get(pk=agent.pk).type == "sales"
         second = staff.post(CHANGELIST, {"action": "probe_now", "_selected_action": [agent.pk]}, follow=True)
