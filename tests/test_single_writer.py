@@ -140,3 +140,14 @@ def test_the_probe_imports_no_model_and_no_app() -> None:
         if name.split(".")[0] in ORDER[:-1] or name.endswith(".models") and name != "django.db.models"
     ]
     assert reaching == []
+
+
+def test_the_crawler_sends_no_email_posts_no_webhook_and_seals_no_secret() -> None:
+    # Those belong to notifications and credentials; the crawler asks them through their models.
+    elsewhere = ("django.core.mail", "requests", "cryptography")
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path, line, name in _imports("crawler")
+        if name.startswith(elsewhere)
+    ]
+    assert found == []
