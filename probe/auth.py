@@ -7,12 +7,21 @@ or discover it as MCP clients do: the 401's ``WWW-Authenticate: Bearer
 resource_metadata=...`` (RFC 9728) -> ``authorization_servers`` -> the
 authorization server's metadata (RFC 8414, then OpenID discovery) ->
 ``token_endpoint``; every URL on that path is fetched like a probe's (address
-policy, byte budget, deadline). Access tokens are cached until shortly before
-they expire.
+policy, byte budget, deadline).
+
+The client secret goes only in the body of one POST to the token endpoint,
+never re-sent on a redirect. A discovered endpoint is accepted only when the
+resource metadata names this agent's origin as its ``resource``, the
+authorization server's metadata names that server as its own ``issuer`` (RFC
+8414 section 3.3), and the endpoint is on the issuer's origin or the agent's.
+Access tokens are cached per saved credential and agent, until shortly before
+they expire: two credentials never share a token, however alike they look.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 import time
@@ -28,10 +37,17 @@ from probe.vocabulary import ProbeErrorKind
 
 TOKEN_MARGIN = 30.0  # seconds before expiry a cached token is no longer used
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]{1,2048})"')
-_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
-# Token endpoints found by discovery, per agent origin and client: later probes skip discovery.
+# Both keyed by (agent URL, the saved credential's fingerprint).
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+# Token endpoints found by discovery: later probes of the agent skip discovery.
 _endpoints: dict[tuple[str, str], str] = {}
 _tokens_lock = threading.Lock()
+
+
+def _fingerprint(credential: Credential) -> str:
+    """Identifies one saved credential, secret included, without keeping the secret."""
+    material = json.dumps([credential.scheme, credential.fields], sort_keys=True).encode()
+    return hashlib.sha256(material).hexdigest()
 
 
 def forget_tokens() -> None:
@@ -47,7 +63,7 @@ class SignIn:
     def __init__(self, credential: Credential, agent_url: str) -> None:
         self.credential = credential
         self.agent_url = URL(agent_url)
-        self.origin = str(self.agent_url.origin())
+        self.cache_key = (str(self.agent_url), _fingerprint(credential))
         self.access_token = ""
         self._refreshing = False
 
@@ -63,7 +79,7 @@ class SignIn:
 
     def _known_token_url(self) -> str:
         with _tokens_lock:
-            discovered = _endpoints.get((self.origin, self.credential.fields.get("client_id", "")), "")
+            discovered = _endpoints.get(self.cache_key, "")
         return self.credential.fields.get("token_url") or discovered
 
     async def prepare(self, http: HttpClient) -> None:
@@ -82,7 +98,7 @@ class SignIn:
             token_url = self._known_token_url() or await self._discover(http, www_authenticate)
             self.access_token = await self._token(http, token_url, cached=False)
             with _tokens_lock:
-                _endpoints[(self.origin, self.credential.fields["client_id"])] = token_url
+                _endpoints[self.cache_key] = token_url
             return True
         finally:
             self._refreshing = False
@@ -103,6 +119,11 @@ class SignIn:
                 ProbeErrorKind.AUTH_FAILED, "no token_url saved, and the agent's 401 names no resource_metadata"
             )
         resource = await self._json(http, match.group(1))
+        named = resource.get("resource")
+        if not isinstance(named, str) or not _same_origin_url(named, self.agent_url):
+            raise ProbeFailure(
+                ProbeErrorKind.AUTH_FAILED, "the protected-resource metadata does not name this agent as its resource"
+            )
         servers = resource.get("authorization_servers")
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
             raise ProbeFailure(
@@ -117,14 +138,27 @@ class SignIn:
                 metadata = await self._json(http, metadata_url)
             except ProbeFailure:
                 continue
-            endpoint = metadata.get("token_endpoint")
-            if isinstance(endpoint, str):
-                return endpoint
+            return self._checked_endpoint(issuer, metadata)
         raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the authorization server publishes no token_endpoint")
+
+    def _checked_endpoint(self, issuer: URL, metadata: dict[str, Any]) -> str:
+        """The token endpoint, if this authorization server may receive the client secret."""
+        claimed = metadata.get("issuer")
+        if not isinstance(claimed, str) or claimed.rstrip("/") != str(issuer).rstrip("/"):
+            raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the authorization server's metadata names another issuer")
+        endpoint = metadata.get("token_endpoint")
+        if not isinstance(endpoint, str):
+            raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the authorization server publishes no token_endpoint")
+        if not (_same_origin_url(endpoint, issuer) or _same_origin_url(endpoint, self.agent_url)):
+            raise ProbeFailure(
+                ProbeErrorKind.AUTH_FAILED,
+                "the token endpoint is on neither the issuer's origin nor the agent's; the secret is not sent",
+            )
+        return endpoint
 
     async def _token(self, http: HttpClient, token_url: str, *, cached: bool = True) -> str:
         fields = self.credential.fields
-        key = (token_url, fields["client_id"], fields.get("scope", ""))
+        key = self.cache_key
         with _tokens_lock:
             token, expires = _tokens.get(key, ("", 0.0))
         if cached and token and expires > time.monotonic():
@@ -135,8 +169,21 @@ class SignIn:
             form["scope"] = fields["scope"]
         body = urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-        response = await http.request("POST", token_url, body=body, headers=headers, sign=False)
+        # The secret goes to this one URL: a redirect is refused, never followed with the form.
+        try:
+            response = await http.request("POST", token_url, body=body, headers=headers, sign=False, redirects=False)
+        except ProbeFailure as failure:
+            if failure.kind != ProbeErrorKind.AUTH_REQUIRED:
+                raise
+            raise ProbeFailure(
+                ProbeErrorKind.AUTH_FAILED, f"the token endpoint refused the client ({failure})"
+            ) from None
         async with response:
+            if 300 <= response.status < 400:
+                raise ProbeFailure(
+                    ProbeErrorKind.AUTH_FAILED,
+                    f"the token endpoint redirected (HTTP {response.status}); the secret is not sent again",
+                )
             if response.status >= 400:
                 raise ProbeFailure(
                     ProbeErrorKind.AUTH_FAILED, f"the token endpoint refused the client (HTTP {response.status})"
@@ -151,3 +198,10 @@ class SignIn:
         with _tokens_lock:
             _tokens[key] = (token, time.monotonic() + max(0.0, seconds - TOKEN_MARGIN))
         return token
+
+
+def _same_origin_url(url: str, origin_of: URL) -> bool:
+    try:
+        return same_origin(URL(url), origin_of)
+    except ValueError:
+        return False

@@ -49,10 +49,12 @@ class HttpClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         sign: bool = True,
+        redirects: bool = True,
     ) -> aiohttp.ClientResponse:
         """Send, following redirects by hand so every hop's target is checked (and
-        signed only on the agent's origin). A login wall raises: ``auth_required``,
-        or ``auth_failed`` when credentials were sent."""
+        signed only on the agent's origin); ``redirects=False`` hands a redirect back
+        unfollowed. A login wall raises: ``auth_required``, or ``auth_failed`` when
+        credentials were sent."""
         target = URL(url, encoded=False)
         retried = False
         hops = 0
@@ -72,7 +74,7 @@ class HttpClient:
                 why = "rejected the saved credentials" if signed else "requires authentication"
                 raise ProbeFailure(kind, f"HTTP {response.status}: the agent {why}" + (f": {text}" if text else ""))
             location = response.headers.get("Location")
-            if response.status not in REDIRECT_STATUSES or not location:
+            if response.status not in REDIRECT_STATUSES or not location or not redirects:
                 return response
             response.release()
             target = target.join(URL(location))

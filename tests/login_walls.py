@@ -6,7 +6,12 @@
   server of our own (RFC 8414 metadata, a client-credentials token endpoint,
   tokens that expire);
 * header: an agent that wants ``X-Api-Key``;
-* leaky: an agent that redirects to another origin, where what arrives is recorded.
+* leaky: an agent that redirects to another origin, where what arrives is recorded;
+* attacks on the client secret and on tokens, an origin of their own: an agent
+  whose metadata sends the token request off-site (``offsite``), one whose
+  authorization server names another issuer (``impostor``), a token endpoint
+  that redirects (``redirecting_token_url``), and an agent of an attacker's that
+  records every Authorization header it is sent (``attacker``).
 """
 
 from __future__ import annotations
@@ -44,8 +49,20 @@ class LoginWalls:
     header: str
     leaky: str
     token_url: str
+    offsite: str
+    impostor: str
+    attacker: str
+    redirecting_token_url: str
     tokens_issued: list[str] = field(default_factory=list)
     seen_elsewhere: list[dict[str, str]] = field(default_factory=list)
+    # What arrived at the attacker's agent (Authorization headers) and at the
+    # off-site token endpoint (form bodies).
+    attacker_saw: list[str] = field(default_factory=list)
+    secrets_received: list[str] = field(default_factory=list)
+    issued: dict[str, float] = field(default_factory=dict)
+
+    def revoke_all(self) -> None:
+        self.issued.clear()
 
 
 class _StaticVerifier:
@@ -113,9 +130,44 @@ class _RequireHeader:
         await self.app(scope, receive, send)
 
 
+def _attacks(walls: LoginWalls, base: str, elsewhere: str) -> Starlette:
+    """The attacker's origin; ``elsewhere`` is a third origin that records what reaches it."""
+
+    def metadata_url(name: str) -> str:
+        return f"{base}/.well-known/oauth-protected-resource/{name}/mcp"
+
+    async def agent(request: Request) -> Response:
+        name = request.path_params["name"]
+        if "authorization" in request.headers:
+            walls.attacker_saw.append(request.headers["authorization"])
+        challenge = f'Bearer error="invalid_token", resource_metadata="{metadata_url(name)}"'
+        return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": challenge})
+
+    async def resource(request: Request) -> Response:
+        name = request.path_params["name"]
+        server = f"{base}/as" if name == "offsite" else f"{elsewhere}/as"
+        return JSONResponse({"resource": f"{base}/{name}/mcp", "authorization_servers": [server]})
+
+    async def own_server(request: Request) -> Response:
+        # Its own issuer, but the token endpoint is on a third origin.
+        return JSONResponse({"issuer": f"{base}/as", "token_endpoint": f"{elsewhere}/token"})
+
+    async def redirect_token(request: Request) -> Response:
+        return RedirectResponse(f"{elsewhere}/token", status_code=307)
+
+    return Starlette(
+        routes=[
+            Route("/{name}/mcp", agent, methods=["GET", "POST"]),
+            Route("/.well-known/oauth-protected-resource/{name}/mcp", resource),
+            Route("/.well-known/oauth-authorization-server/as", own_server),
+            Route("/token", redirect_token, methods=["POST"]),
+        ]
+    )
+
+
 @contextmanager
 def login_walls() -> Iterator[LoginWalls]:
-    ports = [closed_port() for _ in range(4)]
+    ports = [closed_port() for _ in range(5)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     walls = LoginWalls(
         bearer=f"{bases[0]}/bearer/mcp",
@@ -123,8 +175,12 @@ def login_walls() -> Iterator[LoginWalls]:
         header=f"{bases[2]}/header/mcp",
         leaky=f"{bases[2]}/leaky/mcp",
         token_url=f"{bases[1]}/as/token",
+        offsite=f"{bases[4]}/offsite/mcp",
+        impostor=f"{bases[4]}/impostor/mcp",
+        attacker=f"{bases[4]}/attacker/mcp",
+        redirecting_token_url=f"{bases[4]}/token",
     )
-    issued: dict[str, float] = {}
+    issued = walls.issued
 
     async def leak(request: Request) -> Response:
         return RedirectResponse(f"{bases[3]}/elsewhere/mcp", status_code=307)
@@ -132,6 +188,14 @@ def login_walls() -> Iterator[LoginWalls]:
     async def elsewhere(request: Request) -> Response:
         walls.seen_elsewhere.append(dict(request.headers))
         return JSONResponse({"error": "nothing here"}, status_code=404)
+
+    async def elsewhere_token(request: Request) -> Response:
+        walls.secrets_received.append((await request.body()).decode())
+        return JSONResponse({"access_token": "stolen", "token_type": "Bearer", "expires_in": 60})
+
+    async def impostor_metadata(request: Request) -> Response:
+        # Its token endpoint is on its own origin, but it claims to be another issuer.
+        return JSONResponse({"issuer": "https://issuer.example/as", "token_endpoint": f"{bases[3]}/token"})
 
     oauth = _protected("oauth", bases[1], "/oauth/mcp", _IssuedVerifier(issued))
     oauth.router.routes.extend(_authorization_server(bases[1], issued, walls))
@@ -143,7 +207,12 @@ def login_walls() -> Iterator[LoginWalls]:
                     [Route("/leaky/mcp", leak, methods=["GET", "POST"])]),
             "/header/mcp",
         ),
-        Starlette(routes=[Route("/elsewhere/mcp", elsewhere, methods=["GET", "POST"])]),
+        Starlette(routes=[
+            Route("/elsewhere/mcp", elsewhere, methods=["GET", "POST"]),
+            Route("/token", elsewhere_token, methods=["POST"]),
+            Route("/.well-known/oauth-authorization-server/as", impostor_metadata),
+        ]),
+        _attacks(walls, bases[4], bases[3]),
     ]  # fmt: skip
     with ExitStack() as stack:
         for app, port in zip(apps, ports, strict=True):

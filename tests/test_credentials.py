@@ -260,3 +260,61 @@ def test_refresh_and_reprobe_sign_in_with_saved_credentials(db: None, walls: Log
     cache.clear()
     response = client.post(f"/api/registry/agents/{quote(agent.url, safe='')}/refresh")
     assert response.status_code == 200 and response.json()["inferred_type"] == "sales"
+
+
+def _oauth(walls: LoginWalls, **fields: str) -> dict[str, str]:
+    return {**BODIES["oauth"](walls), **fields}
+
+
+def test_a_token_is_never_handed_to_another_saved_credential(db: None, walls: LoginWalls) -> None:
+    victim, victim_client = _owned(walls.oauth)
+    victim_client.put(_path(victim), _oauth(walls, token_url=walls.token_url), format="json")
+    assert _crawl(victim).inferred_type == "sales"  # the victim's token is cached now
+    attacker, attacker_client = _owned(walls.attacker)
+    # The victim's client id and token endpoint, with a guessed secret.
+    attacker_client.put(
+        _path(attacker), _oauth(walls, token_url=walls.token_url, client_secret="guess-1"), format="json"
+    )
+    walls.attacker_saw.clear()
+    snapshot = _crawl(attacker)
+    assert snapshot.error_kind == "auth_failed"
+    assert not any(token in seen for token in walls.tokens_issued for seen in walls.attacker_saw)
+
+
+@pytest.mark.parametrize(
+    "agent, why",
+    [
+        ("offsite", "the token endpoint is on neither the issuer's origin nor the agent's"),
+        ("impostor", "names another issuer"),
+    ],
+)
+def test_the_client_secret_goes_to_no_token_endpoint_the_agents_metadata_cannot_vouch_for(
+    db: None, walls: LoginWalls, agent: str, why: str
+) -> None:
+    owned, client = _owned(getattr(walls, agent))
+    client.put(_path(owned), BODIES["oauth"](walls), format="json")
+    walls.secrets_received.clear()
+    snapshot = _crawl(owned)
+    assert (snapshot.error_kind, why in snapshot.error_message) == ("auth_failed", True), snapshot.error_message
+    assert walls.secrets_received == []
+
+
+def test_a_token_endpoint_that_redirects_is_not_sent_the_secret_again(db: None, walls: LoginWalls) -> None:
+    owned, client = _owned(walls.attacker)
+    client.put(_path(owned), _oauth(walls, token_url=walls.redirecting_token_url), format="json")
+    walls.secrets_received.clear()
+    snapshot = _crawl(owned)
+    assert snapshot.error_kind == "auth_failed" and "redirected" in snapshot.error_message
+    assert walls.secrets_received == []
+
+
+def test_a_token_the_agent_no_longer_accepts_is_replaced_not_reused(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.oauth)
+    client.put(_path(agent), _oauth(walls, token_url=walls.token_url), format="json")
+    assert _crawl(agent).inferred_type == "sales"
+    walls.revoke_all()  # the authorization server revokes every token it issued
+    issued = len(walls.tokens_issued)
+    cache.clear()
+    snapshot = _crawl(agent)
+    assert (snapshot.error_kind, snapshot.inferred_type) == ("", "sales"), snapshot.error_message
+    assert len(walls.tokens_issued) == issued + 1
