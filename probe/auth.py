@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from yarl import URL
 
 from probe.http import HttpClient, check_status, parse_json, same_origin
+from probe.masking import also_mask
 from probe.result import ProbeFailure
 from probe.target import Credential, CredentialScheme
 from probe.vocabulary import ProbeErrorKind
@@ -162,6 +163,7 @@ class SignIn:
         with _tokens_lock:
             token, expires = _tokens.get(key, ("", 0.0))
         if cached and token and expires > time.monotonic():
+            also_mask(token)
             return token
         form = {"grant_type": "client_credentials", "client_id": fields["client_id"]}
         form["client_secret"] = fields["client_secret"]
@@ -193,6 +195,7 @@ class SignIn:
         if not isinstance(issued, str) or not issued:
             raise ProbeFailure(ProbeErrorKind.AUTH_FAILED, "the token response has no access_token")
         token = issued
+        also_mask(token)
         lifetime = document.get("expires_in")
         seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 300.0
         with _tokens_lock:

@@ -106,7 +106,8 @@ async def _excerpt(response: aiohttp.ClientResponse, budget: Budget, limit: int 
         except (aiohttp.ClientError, TimeoutError):
             return ""
     budget.spend(len(chunk))
-    return clean_text(" ".join(chunk.decode("utf-8", "replace").split()), limit)
+    # Cleaned (and so masked) before its whitespace is collapsed and it is cut.
+    return " ".join(clean_text(chunk.decode("utf-8", "replace"), limit * 4).split())[:limit]
 
 
 def same_origin(a: URL, b: URL) -> bool:

@@ -13,6 +13,7 @@ from probe.adcp import ask_declaration
 from probe.auth import SignIn
 from probe.http import HttpClient
 from probe.limits import Budget, ProbeLimits
+from probe.masking import masking
 from probe.mcp import probe_mcp
 from probe.netsafety import BlockedAddressError
 from probe.result import ProbeFailure, ProbeResult
@@ -34,6 +35,12 @@ class Prober:
 
     async def probe(self, target: ProbeTarget) -> ProbeResult:
         url, protocol, remembered, credential = target.url, target.protocol, target.route, target.credential
+        with masking(credential.secrets if credential is not None else ()):
+            return await self._probe(url, protocol, remembered, credential)
+
+    async def _probe(
+        self, url: str, protocol: str, remembered: Route | None, credential: Credential | None
+    ) -> ProbeResult:
         started = time.monotonic()
         result = ProbeResult(url=url, protocol=protocol)
         try:
@@ -58,16 +65,9 @@ class Prober:
             result.endpoint = clean_text(route.endpoint, 2048)
         except Exception as exc:  # whatever a stranger's server causes ends as this agent's error kind
             result.error_kind, message = _error(exc, self.limits.deadline, url)
-            result.error_message = clean_text(_masked(message, credential), ERROR_MESSAGE_LIMIT)
+            result.error_message = clean_text(message, ERROR_MESSAGE_LIMIT)
         result.elapsed = time.monotonic() - started
         return result
-
-
-def _masked(message: str, credential: Credential | None) -> str:
-    """An agent may echo what it was sent: no secret leaves the probe in a message."""
-    for secret in credential.secrets if credential is not None else ():
-        message = message.replace(secret, "[credential]")
-    return message
 
 
 def _error(exc: Exception, deadline: float, url: str) -> tuple[ProbeErrorKind, str]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from probe.limits import MAX_TOOLS
+from probe.masking import is_masking, masked
 
 NAME_LIMIT = 200
 TITLE_LIMIT = 200
@@ -17,7 +18,11 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_text(value: str, limit: int) -> str:
-    """``value`` without characters the database refuses, at most ``limit`` characters."""
+    """``value`` without characters the database refuses and without the probe's secrets,
+    at most ``limit`` characters."""
+    if is_masking():
+        # The whole text, and before the cut: neither a NUL nor a cut may hide an echo.
+        return masked(_UNSTORABLE.sub("", value))[:limit]
     return _UNSTORABLE.sub("", value[: limit * 2])[:limit]
 
 

@@ -7,6 +7,9 @@
   tokens that expire);
 * header: an agent that wants ``X-Api-Key``;
 * leaky: an agent that redirects to another origin, where what arrives is recorded;
+* echo: an agent (MCP 2026-07-28, by hand) that repeats the X-Api-Key it is sent,
+  with whitespace and a NUL put inside it: in a 403 when the key is wrong, in a
+  tool's description when it is right;
 * attacks on the client secret and on tokens, an origin of their own: an agent
   whose metadata sends the token request off-site (``offsite``), one whose
   authorization server names another issuer (``impostor``), a token endpoint
@@ -48,6 +51,7 @@ class LoginWalls:
     oauth: str
     header: str
     leaky: str
+    echo: str
     token_url: str
     offsite: str
     impostor: str
@@ -174,6 +178,7 @@ def login_walls() -> Iterator[LoginWalls]:
         oauth=f"{bases[1]}/oauth/mcp",
         header=f"{bases[2]}/header/mcp",
         leaky=f"{bases[2]}/leaky/mcp",
+        echo=f"{bases[2]}/echo/mcp",
         token_url=f"{bases[1]}/as/token",
         offsite=f"{bases[4]}/offsite/mcp",
         impostor=f"{bases[4]}/impostor/mcp",
@@ -181,6 +186,19 @@ def login_walls() -> Iterator[LoginWalls]:
         redirecting_token_url=f"{bases[4]}/token",
     )
     issued = walls.issued
+
+    async def echo(request: Request) -> Response:
+        key = request.headers.get("x-api-key", "")
+        altered = key[:5] + "\n  \x00" + key[5:] if key else "(none)"
+        if key != HEADER_SECRET:
+            return Response(f"key {altered} is not valid here", status_code=403, media_type="text/plain")
+        message = await request.json()
+        if message.get("method") == "server/discover":
+            result: dict[str, Any] = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+        else:
+            described = {"name": "get_products", "description": f"{'x' * 190} called with {altered}"}
+            result = {"tools": [described, {"name": "create_media_buy"}]}
+        return JSONResponse({"jsonrpc": "2.0", "id": message.get("id"), "result": result})
 
     async def leak(request: Request) -> Response:
         return RedirectResponse(f"{bases[3]}/elsewhere/mcp", status_code=307)
@@ -204,7 +222,8 @@ def login_walls() -> Iterator[LoginWalls]:
         oauth,
         _RequireHeader(
             combine([mcp_routes(mcp_server("header", SALES_TOOLS), "/header/mcp", json_response=True)],
-                    [Route("/leaky/mcp", leak, methods=["GET", "POST"])]),
+                    [Route("/leaky/mcp", leak, methods=["GET", "POST"]),
+                     Route("/echo/mcp", echo, methods=["POST"])]),
             "/header/mcp",
         ),
         Starlette(routes=[

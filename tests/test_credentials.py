@@ -1,6 +1,8 @@
 """Agents behind a login: owners save credentials, probes sign in with them, secrets stay secret."""
 
+import json
 import logging
+import re
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -318,3 +320,18 @@ def test_a_token_the_agent_no_longer_accepts_is_replaced_not_reused(db: None, wa
     snapshot = _crawl(agent)
     assert (snapshot.error_kind, snapshot.inferred_type) == ("", "sales"), snapshot.error_message
     assert len(walls.tokens_issued) == issued + 1
+
+
+@pytest.mark.parametrize("value", [HEADER_SECRET, "wrong-key-with-a-long-tail-" + "z" * 40])
+def test_a_secret_echoed_with_altered_whitespace_is_masked_everywhere_it_is_kept(
+    db: None, walls: LoginWalls, value: str
+) -> None:
+    agent, client = _owned(walls.echo)
+    client.put(_path(agent), {"scheme": "header", "name": "X-Api-Key", "value": value}, format="json")
+    snapshot = _crawl(agent)
+    kept = " ".join(
+        [snapshot.error_message, json.dumps(snapshot.tools), json.dumps(client.get("/api/me/member-profile").json())]
+    )
+    assert "[credential]" in kept
+    squeezed = re.sub(r"\s|\\u0000", "", kept)
+    assert value not in squeezed and value[5:] not in squeezed
