@@ -9,7 +9,18 @@ class CredentialsConfig(AppConfig):
     verbose_name = "Agent credentials"
 
     def ready(self) -> None:
+        from members.signals import agents_unregistered
+
         checks.register(credential_keys_check, checks.Tags.security)
+        agents_unregistered.connect(remove_on_unregistering, dispatch_uid="credentials.remove_on_unregistering")
+
+
+def remove_on_unregistering(agent_ids: list[int], actor: str, **kwargs: Any) -> None:
+    """Whoever registers the URL next must not be sent the previous owner's secret."""
+    from credentials.models import AgentCredential
+    from registry.models import Agent
+
+    AgentCredential.remove(Agent.objects.filter(pk__in=agent_ids), actor=actor or "unregistering")
 
 
 def credential_keys_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:

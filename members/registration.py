@@ -22,6 +22,7 @@ from django.utils import timezone
 from audit.models import Source
 from members.models import HostQuota, MemberAgent, MemberProfile
 from members.resolve import publish_resolved_types
+from members.signals import agents_unregistered
 from probe.vocabulary import Protocol
 from registry.canonical import canonicalize_agent_url
 from registry.models import Agent
@@ -189,4 +190,5 @@ def unregister_agents(member_agents: QuerySet[MemberAgent], *, actor: str = "") 
                 )
         apply_type_changes(changes, source=Source.MEMBER_WRITE, actor=actor, found=found)
         Agent.objects.filter(pk__in=agent_ids).update(name="", unregistered_at=timezone.now())
+        agents_unregistered.send(sender=MemberAgent, agent_ids=agent_ids, actor=actor)
     return len(agent_ids)

@@ -2,9 +2,13 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from members.models import MemberAgent
+
+# Sent inside the unregistering transaction with ``agent_ids`` and ``actor``: what was
+# tied to the registration (an owner's saved credentials) goes with it.
+agents_unregistered = Signal()
 
 
 @receiver(post_save, sender=MemberAgent)

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from audit.models import TypeReclassification
 from registry.models import Agent
-from tests.factories import make_agent, make_profile, register
+from tests.factories import make_agent, make_profile, make_staff, register
 
 
 @pytest.fixture(autouse=True)
@@ -49,13 +49,18 @@ def test_the_owner_refreshes_and_the_agent_is_promoted(agent: Agent) -> None:
     assert row.actor == "olga"
 
 
-@pytest.mark.parametrize("who, status", [(None, 401), ("other", 403), ("staff", 200)])
+@pytest.mark.parametrize(
+    "who, status", [(None, 401), ("other", 403), ("staff who may change agents", 200), ("staff, no permission", 403)]
+)
 def test_the_permission_matrix(agent: Agent, who: str | None, status: int) -> None:
     user = None
     if who == "other":
         user = User.objects.create_user("eve", password="pw")
-    elif who == "staff":
-        user = User.objects.create_user("sam", password="pw", is_staff=True)
+    elif who == "staff who may change agents":
+        user = make_staff("sam", superuser=False, permissions=("change_agent",))
+    elif who == "staff, no permission":
+        # As in the admin, where "Probe now" asks for the change permission.
+        user = User.objects.create_user("sid", password="pw", is_staff=True)
     assert refresh(user, agent.url).status_code == status
 
 
@@ -73,14 +78,14 @@ def test_one_refresh_per_agent_per_minute(agent: Agent) -> None:
 
 
 def test_thirty_refreshes_per_user_per_hour(db: None, official_agents: str) -> None:
-    staff = User.objects.create_user("sam", password="pw", is_staff=True)
+    staff = make_staff("sam", superuser=False, permissions=("change_agent",))
     agents = [make_agent(f"{official_agents}/json/mcp?n={i}") for i in range(31)]
     statuses = [refresh(staff, a.url).status_code for a in agents]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
 
 
 def test_a_failed_probe_is_a_502_with_the_reason(db: None, hostile: str) -> None:
-    staff = User.objects.create_user("sam", password="pw", is_staff=True)
+    staff = make_staff("sam", superuser=False, permissions=("change_agent",))
     agent = make_agent(f"{hostile}/status/500")
     response = refresh(staff, agent.url)
     assert response.status_code == 502
@@ -96,5 +101,5 @@ def test_a_target_that_is_not_allowed_is_a_400(agent: Agent) -> None:
 
 @pytest.mark.parametrize("url, status", [("https://nowhere.example.com/mcp", 404), ("not a url", 400)])
 def test_unknown_and_malformed_urls(db: None, url: str, status: int) -> None:
-    staff = User.objects.create_user("sam", password="pw", is_staff=True)
+    staff = make_staff("sam", superuser=False, permissions=("change_agent",))
     assert refresh(staff, url).status_code == status

@@ -18,6 +18,8 @@ from rest_framework.test import APIClient
 
 from crawler.jobs import crawl_chunk
 from credentials.models import AgentCredential, CredentialChange
+from members.models import MemberAgent
+from members.registration import unregister_agents
 from probe.auth import forget_tokens
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_staff, register
@@ -182,7 +184,16 @@ def test_keys_rotate_and_every_credential_stays_readable(db: None, walls: LoginW
 
 @pytest.mark.parametrize(
     "who, public, status",
-    [("stranger", True, 403), ("stranger", False, 404), ("staff", False, 204), ("anonymous", True, 401)],
+    [
+        ("stranger", True, 403),
+        ("stranger", False, 404),
+        ("staff", False, 204),
+        ("staff who may change agents", False, 204),
+        # As in the admin: being staff is not enough to handle owners' secrets.
+        ("staff who may only view agents", True, 403),
+        ("staff who may only view agents", False, 404),
+        ("anonymous", True, 401),
+    ],
 )
 def test_who_may_save_credentials(db: None, walls: LoginWalls, who: str, public: bool, status: int) -> None:
     agent, _ = _owned(walls.bearer, public=public)
@@ -191,8 +202,24 @@ def test_who_may_save_credentials(db: None, walls: LoginWalls, who: str, public:
         client.force_authenticate(User.objects.create_user("eve"))
     elif who == "staff":
         client.force_authenticate(make_staff())
-    response = client.put(_path(agent), BODIES["bearer"](walls), format="json")
-    assert response.status_code == status
+    elif who.startswith("staff who"):
+        codename = "change_agent" if "change" in who else "view_agent"
+        client.force_authenticate(make_staff("vic", superuser=False, permissions=(codename,)))
+    for method in ("put", "get", "delete"):
+        response = getattr(client, method)(_path(agent), BODIES["bearer"](walls), format="json")
+        assert response.status_code == (200 if method == "get" and status == 204 else status), method
+
+
+def test_unregistering_removes_the_credentials_and_says_so(db: None, walls: LoginWalls) -> None:
+    agent, client = _owned(walls.bearer)
+    client.put(_path(agent), BODIES["bearer"](walls), format="json")
+    unregister_agents(MemberAgent.objects.filter(agent=agent), actor="owner0")
+    assert not AgentCredential.objects.filter(agent=agent).exists()
+    latest = CredentialChange.objects.filter(agent_url=agent.url).first()
+    assert latest is not None and (latest.action, latest.actor) == ("remove", "owner0")
+    # Whoever registers the URL next is not sent the previous owner's secret.
+    register(make_profile("newcomer"), Agent.objects.get(pk=agent.pk), "sales")
+    assert _crawl(agent).error_kind == "auth_required"
 
 
 def test_an_unregistered_url_is_404_and_bad_bodies_name_the_field(db: None, walls: LoginWalls) -> None:
