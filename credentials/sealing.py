@@ -1,9 +1,4 @@
-"""Sealed at rest, opened only to sign a probe's requests.
-
-Sealed with ``cryptography``'s MultiFernet under AGENT_CREDENTIAL_KEYS (comma-separated:
-the first key seals, every key opens), so keys rotate: add a new first key, run
-``manage.py rotate_agent_credentials``, then drop the old one.
-"""
+"""Owners' credentials sealed at rest (``config.sealing``), opened only to sign a probe's requests."""
 
 from __future__ import annotations
 
@@ -13,43 +8,22 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from config import sealing
 from probe import Credential
 
 logger = logging.getLogger(__name__)
 
 
-class CredentialUnreadable(Exception):
-    """A sealed credential that none of the configured keys opens."""
-
-
-def _fernet() -> MultiFernet:
-    keys = [k.strip() for k in settings.AGENT_CREDENTIAL_KEYS if k.strip()]
-    if not keys:
-        raise ImproperlyConfigured("AGENT_CREDENTIAL_KEYS is not set: agent credentials cannot be sealed or opened.")
-    return MultiFernet([Fernet(key.encode()) for key in keys])
-
-
 def seal(credential: Credential) -> str:
-    return _fernet().encrypt(json.dumps({"scheme": credential.scheme, **credential.fields}).encode()).decode()
+    return sealing.seal(json.dumps({"scheme": credential.scheme, **credential.fields}).encode())
 
 
 def unseal(sealed: str) -> Credential:
-    try:
-        data: dict[str, Any] = json.loads(_fernet().decrypt(sealed.encode()))
-    except InvalidToken:
-        raise CredentialUnreadable("no configured key opens this credential") from None
+    data: dict[str, Any] = json.loads(sealing.unseal(sealed))
     scheme = str(data.pop("scheme"))
     return Credential(scheme, {k: str(v) for k, v in data.items()})
-
-
-def rotate(sealed: str) -> str:
-    """Re-seal with the first key (every configured key may have sealed it)."""
-    return _fernet().rotate(sealed.encode()).decode()
 
 
 def credentials_for(agent_ids: Iterable[int]) -> dict[int, Credential]:
@@ -62,7 +36,7 @@ def credentials_for(agent_ids: Iterable[int]) -> dict[int, Credential]:
     ):
         try:
             opened[agent_id] = unseal(sealed)
-        except CredentialUnreadable:
+        except sealing.Unreadable:
             logger.warning("the credentials of agent %s cannot be opened with the configured keys", agent_id)
     return opened
 

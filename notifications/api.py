@@ -8,7 +8,6 @@ deliveries with status and latency.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.conf import settings
@@ -23,10 +22,9 @@ from rest_framework.views import APIView
 
 from audit.models import NoticeKind
 from members.api import owned_profile
-from notifications.models import Delivery, NotificationSettings, WebhookEndpoint
+from notifications.models import Delivery, NotificationSettings, TooManyWebhooks, WebhookEndpoint
 from registry.canonical import canonicalize_agent_url
 
-MAX_WEBHOOKS = 5
 RECENT_DELIVERIES = 50
 
 
@@ -52,10 +50,6 @@ class WebhookInput(serializers.Serializer):
         if not url.startswith("https://") and not settings.AGENT_PROBE_ALLOW_PRIVATE:
             raise serializers.ValidationError("A webhook endpoint must be an https:// URL.")
         return url
-
-
-def new_webhook_secret() -> str:
-    return f"whsec_{secrets.token_urlsafe(32)}"
 
 
 def _settings(profile: Any) -> NotificationSettings:
@@ -114,15 +108,13 @@ class Webhooks(APIView):
         profile = owned_profile(request)
         body = WebhookInput(data=request.data)
         body.is_valid(raise_exception=True)
-        if WebhookEndpoint.objects.filter(profile=profile).count() >= MAX_WEBHOOKS:
-            raise serializers.ValidationError({"url": [f"A profile has at most {MAX_WEBHOOKS} webhook endpoints."]})
-        endpoint = WebhookEndpoint.objects.create(
-            profile=profile,
-            url=body.validated_data["url"],
-            kinds=body.validated_data.get("kinds", list(NoticeKind.values)),
-            secret=new_webhook_secret(),
-        )
-        return Response({**_endpoint_document(endpoint), "secret": endpoint.secret}, status=status.HTTP_201_CREATED)
+        try:
+            endpoint, secret = WebhookEndpoint.add(
+                profile, body.validated_data["url"], body.validated_data.get("kinds", list(NoticeKind.values))
+            )
+        except TooManyWebhooks as exc:
+            raise serializers.ValidationError({"url": [str(exc)]}) from None
+        return Response({**_endpoint_document(endpoint), "secret": secret}, status=status.HTTP_201_CREATED)
 
 
 class Webhook(APIView):

@@ -7,14 +7,19 @@
   (a backfill of 1,000 flips) is one digest per owner, not 1,000 messages.
 * **Webhooks**: JSON signed with HMAC-SHA256 over ``"<timestamp>.<body>"``
   (``X-Registry-Signature: t=<timestamp>,v1=<hex>``, the Stripe scheme) with the
-  event id as ``Idempotency-Key``; sent with ``requests`` (5 s timeout, no
-  redirects followed, the probes' address policy, request and response capped).
+  event id as ``Idempotency-Key``; posted through ``probe.outbound`` (one 5 s
+  deadline per attempt for connect, send and read together, ten in flight, no
+  redirects followed, the probes' address rules with the connection pinned to the
+  checked address, 4 KiB of the answer read).
+* **Exactly one sender**: a run claims the deliveries it sends (SKIP LOCKED and a
+  lease), so two runs at once never send one twice.
 * **At least once**: a failed delivery is retried with exponential backoff for a
   day, then marked failed (shown in the admin and to the owner).
 
-Runs as a job on the ``notifications`` queue after every commit that wrote notices
-(inline without Redis), and from ``manage.py deliver_notifications`` / the cron for
-retries and digests.
+Runs as a job on the ``notifications`` queue after every commit that wrote notices,
+and from ``manage.py deliver_notifications`` / the cron for retries and digests.
+Without Redis nothing is delivered inside the request or command that wrote the
+notices: ``deliver_notifications --every N`` (which ``bin/run`` starts) sends them.
 """
 
 from __future__ import annotations
@@ -28,26 +33,34 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Notice, NoticeKind
-from config.queues import JobQueueUnavailable, enqueue
+from config.queues import JobQueueUnavailable, enqueue, jobs_are_inline
 from members.models import MemberProfile
 from notifications.models import Delivery, NotificationSettings, WebhookEndpoint
-from probe.netsafety import AddressPolicy, BlockedAddressError, check_url_target
+from probe.netsafety import AddressPolicy
+from probe.outbound import OutboundLimits, Post, Posted, post_many
 
 logger = logging.getLogger(__name__)
 
 NOTIFICATIONS_QUEUE = "notifications"
-# One run sends at most BATCH emails and webhooks, each webhook within its timeout.
 DELIVERY_JOB_TIMEOUT = 10 * 60
-WEBHOOK_TIMEOUT = 5.0
-RESPONSE_LIMIT = 4096
 BATCH = 5000
+# What a delivery attempt records.
+RECORDED = ["status", "sent_at", "attempts", "next_attempt_at", "last_error", "last_status_code"]
+# Emails due to one address go as one message; a run claims them all at once.
+EMAIL_LEASE = timedelta(seconds=DELIVERY_JOB_TIMEOUT)
+# Webhooks: one total deadline per attempt (connect, send, read), many in flight;
+# a batch takes at most WEBHOOK_BATCH / WEBHOOKS_IN_FLIGHT deadlines, well within its lease.
+WEBHOOK_DEADLINE = 5.0
+WEBHOOKS_IN_FLIGHT = 10
+WEBHOOK_BATCH = 100
+WEBHOOK_LEASE = timedelta(minutes=5)
+RESPONSE_LIMIT = 4096
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -112,11 +125,7 @@ def _line(notice: Notice) -> str:
 def send_due_emails(now: datetime | None = None) -> int:
     """One message per address for everything due to it; returns messages sent."""
     now = now or timezone.now()
-    due = list(
-        Delivery.objects.filter(
-            channel=Delivery.Channel.EMAIL, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-        ).select_related("notice")[:BATCH]
-    )
+    due = Delivery.objects.claim(Delivery.Channel.EMAIL, now, lease=EMAIL_LEASE, limit=BATCH)
     by_address: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in due:
         by_address[delivery.email].append(delivery)
@@ -140,9 +149,7 @@ def send_due_emails(now: datetime | None = None) -> int:
                 delivery.mark_sent(now)
         # Recorded right after its message, not once at the end: a job that dies
         # midway has not sent anything it will send again.
-        Delivery.objects.bulk_update(
-            deliveries, ["status", "sent_at", "attempts", "next_attempt_at", "last_error", "last_status_code"]
-        )
+        Delivery.objects.bulk_update(deliveries, RECORDED)
     return sent
 
 
@@ -160,54 +167,49 @@ def webhook_body(notice: Notice) -> bytes:
     ).encode()
 
 
-def deliver_webhook(delivery: Delivery, now: datetime | None = None) -> None:
-    """One attempt; the delivery row records what came of it."""
-    now = now or timezone.now()
+def _webhook_post(delivery: Delivery, timestamp: int) -> Post:
     endpoint: WebhookEndpoint = delivery.webhook  # type: ignore[assignment]  # a webhook delivery has one
     body = webhook_body(delivery.notice)
-    timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "AdCP-Agent-Registry-Webhooks/1.0",
         "Idempotency-Key": str(delivery.notice.event_id),
-        "X-Registry-Signature": sign(endpoint.secret, timestamp, body),
+        "X-Registry-Signature": sign(endpoint.signing_secret, timestamp, body),
     }
-    started = time.monotonic()
-    try:
-        check_url_target(endpoint.url, AddressPolicy.from_settings())
-        with requests.post(
-            endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=WEBHOOK_TIMEOUT,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            response.raw.read(RESPONSE_LIMIT, decode_content=False)
-            status_code = response.status_code
-    except BlockedAddressError as exc:
-        delivery.fail(f"blocked: {exc}")
-    except requests.RequestException as exc:
-        delivery.retry_or_fail(now, f"{type(exc).__name__}")
+    return Post(endpoint.url, body, headers)
+
+
+def _record(delivery: Delivery, posted: Posted, now: datetime) -> None:
+    delivery.latency_ms = posted.latency_ms
+    if posted.blocked:
+        delivery.fail(posted.error)
+    elif posted.status is None:
+        delivery.retry_or_fail(now, posted.error)
+    elif 200 <= posted.status < 300:
+        delivery.mark_sent(now, posted.status)
     else:
-        delivery.latency_ms = round((time.monotonic() - started) * 1000)
-        if 200 <= status_code < 300:
-            delivery.mark_sent(now, status_code)
-        else:
-            delivery.retry_or_fail(now, f"HTTP {status_code}", status_code)
-    delivery.save()
+        delivery.retry_or_fail(now, f"HTTP {posted.status}", posted.status)
 
 
 def deliver_due_webhooks(now: datetime | None = None) -> int:
+    """Post every due webhook delivery, many at once, each within one total deadline;
+    returns how many were attempted."""
     now = now or timezone.now()
-    due = list(
-        Delivery.objects.filter(
-            channel=Delivery.Channel.WEBHOOK, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-        ).select_related("notice", "webhook")[:BATCH]
+    limits = OutboundLimits(
+        deadline=WEBHOOK_DEADLINE,
+        concurrency=WEBHOOKS_IN_FLIGHT,
+        response_limit=RESPONSE_LIMIT,
+        address_policy=AddressPolicy.from_settings(),
+        nameservers=tuple(settings.AGENT_PROBE_NAMESERVERS),
     )
-    for delivery in due:
-        deliver_webhook(delivery, now)
-    return len(due)
+    attempted = 0
+    while batch := Delivery.objects.claim(Delivery.Channel.WEBHOOK, now, lease=WEBHOOK_LEASE, limit=WEBHOOK_BATCH):
+        timestamp = int(time.time())
+        answers = post_many([_webhook_post(d, timestamp) for d in batch], limits)
+        for delivery, posted in zip(batch, answers, strict=True):
+            _record(delivery, posted, now)
+        Delivery.objects.bulk_update(batch, [*RECORDED, "latency_ms"])
+        attempted += len(batch)
+    return attempted
 
 
 def deliver_notifications() -> dict[str, int]:
@@ -242,7 +244,10 @@ def staff_digest(now: datetime | None = None) -> bool:
 
 
 def on_notices_committed(**kwargs: Any) -> None:
-    """Deliver soon after a commit that wrote notices: a job, or inline without Redis."""
+    """Deliver soon after a commit that wrote notices, in a worker: never in the
+    request or command that wrote them (without Redis, ``deliver_notifications --every``)."""
+    if jobs_are_inline():
+        return
     try:
         enqueue(NOTIFICATIONS_QUEUE, deliver_notifications, timeout=DELIVERY_JOB_TIMEOUT)
     except JobQueueUnavailable:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit.models import NoticeKind
+from config import sealing
 
+if TYPE_CHECKING:
+    from members.models import MemberProfile
+
+MAX_WEBHOOKS = 5
 FIRST_RETRY = timedelta(seconds=30)
 RETRY_FOR = timedelta(days=1)
 
@@ -50,13 +57,17 @@ class NotificationSettings(models.Model):
         return f"Notifications of {self.profile.slug}"
 
 
+class TooManyWebhooks(Exception):
+    pass
+
+
 class WebhookEndpoint(models.Model):
     """An HTTPS endpoint a member profile receives signed event deliveries at."""
 
     profile = models.ForeignKey("members.MemberProfile", on_delete=models.CASCADE, related_name="webhooks")
     url = models.CharField(max_length=2048)
-    # Signs deliveries (HMAC-SHA256); shown once, when the endpoint is created.
-    secret = models.CharField(max_length=64, editable=False)
+    # Signs deliveries (HMAC-SHA256); sealed (config.sealing), shown once, when the endpoint is created.
+    sealed_secret = models.TextField(editable=False)
     kinds = models.JSONField(default=all_kinds, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -66,6 +77,48 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile.slug}: {self.url}"
+
+    @classmethod
+    def add(cls, profile: MemberProfile, url: str, kinds: list[str]) -> tuple[WebhookEndpoint, str]:
+        """Add an endpoint within the profile's cap; returns it and its signing secret, in clear this once.
+
+        Raises TooManyWebhooks; the profile row is locked, so concurrent adds cannot pass the cap together."""
+        with transaction.atomic():
+            type(profile).objects.select_for_update().filter(pk=profile.pk).first()
+            if cls.objects.filter(profile=profile).count() >= MAX_WEBHOOKS:
+                raise TooManyWebhooks(f"A profile has at most {MAX_WEBHOOKS} webhook endpoints.")
+            endpoint = cls(profile=profile, url=url, kinds=kinds)
+            secret = endpoint.new_secret()
+            endpoint.save()
+        return endpoint, secret
+
+    def new_secret(self) -> str:
+        """Give the endpoint a new signing secret, sealed; the one time it is seen in clear."""
+        secret = f"whsec_{secrets.token_urlsafe(32)}"
+        self.sealed_secret = sealing.seal(secret.encode())
+        return secret
+
+    @property
+    def signing_secret(self) -> str:
+        return sealing.unseal(self.sealed_secret).decode()
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def claim(self, channel: str, now: datetime, *, lease: timedelta, limit: int) -> list[Delivery]:
+        """Take up to ``limit`` due deliveries of a channel for this run.
+
+        Rows another run holds are skipped (SKIP LOCKED), and those taken are leased:
+        not due again until ``now + lease``, so two runs never send one delivery
+        twice, and a run that dies leaves them to be retried when the lease ends."""
+        with transaction.atomic():
+            taken = list(
+                self.select_for_update(skip_locked=True, of=("self",))
+                .filter(channel=channel, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+                .select_related("notice", "webhook")
+                .order_by("next_attempt_at", "pk")[:limit]
+            )
+            self.filter(pk__in=[d.pk for d in taken]).update(next_attempt_at=now + lease)
+        return taken
 
 
 class Delivery(models.Model):
@@ -94,6 +147,8 @@ class Delivery(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         db_table = "members_delivery"

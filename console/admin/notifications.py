@@ -1,11 +1,11 @@
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from audit.models import Notice
 from console.admin.base import ReadOnlyModelAdmin
-from notifications.api import new_webhook_secret
 from notifications.models import Delivery, WebhookEndpoint
 
 
@@ -34,19 +34,26 @@ class DeliveryAdmin(ReadOnlyModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    """Members' webhook endpoints; the signing secret is shown once, when one is added."""
+    """Members' webhook endpoints; the signing secret is shown once, on the page after one is added."""
 
     list_display = ["profile", "url", "created_at"]
     search_fields = ["url", "profile__slug"]
-    exclude = ["secret"]
+    exclude = ["sealed_secret"]
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if not change:
-            obj.secret = new_webhook_secret()
+            # Kept for the response only: never in a message, whose storage is a cookie.
+            request._webhook_secret = obj.new_secret()  # type: ignore[attr-defined]  # this request's own page
         super().save_model(request, obj, form, change)
-        if not change:
-            self.message_user(
-                request,
-                f"Signing secret for {obj.url}, shown this once; give it to the member: {obj.secret}",
-                messages.WARNING,
-            )
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None) -> Any:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Signing secret, shown once",
+            "opts": self.model._meta,
+            "endpoint": obj,
+            "secret": request._webhook_secret,  # type: ignore[attr-defined]  # set by save_model
+        }
+        response = TemplateResponse(request, "admin/console/webhook_secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
