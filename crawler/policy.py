@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,8 @@ from registry.types import TerminalState, is_known
 logger = logging.getLogger(__name__)
 
 BACKOFF_DAYS: tuple[int, ...] = (1, 2, 4, 7)
+# A disagreement seen again within this window is not recorded again.
+DISAGREEMENT_WINDOW = timedelta(days=30)
 TERMINAL_AFTER_ATTEMPTS = 10
 
 SNAPSHOT_FIELDS = [
@@ -60,6 +62,7 @@ SNAPSHOT_FIELDS = [
     "terminal_state",
     "disagreement_key",
     "disagreement_since",
+    "recorded_disagreements",
     "inferred_from",
 ]
 
@@ -144,8 +147,18 @@ class TypeDecision:
     disagreement_key: str
 
 
-def decide(published: str, inferred: str | None, disagreement_key: str, *, answered: bool = True) -> TypeDecision:
-    """What a probe's inference does to the published type: the policy's one rule (pure)."""
+def decide(
+    published: str,
+    inferred: str | None,
+    disagreement_key: str,
+    *,
+    answered: bool = True,
+    recorded: Collection[str] = (),
+) -> TypeDecision:
+    """What a probe's inference does to the published type: the policy's one rule (pure).
+
+    ``recorded`` holds the disagreements recorded within DISAGREEMENT_WINDOW: one of
+    them seen again is the open disagreement, not a new one."""
     if not answered:
         return TypeDecision(Action.FAILED, disagreement_key)
     if inferred is None:
@@ -156,7 +169,7 @@ def decide(published: str, inferred: str | None, disagreement_key: str, *, answe
     if published == inferred:
         return TypeDecision(Action.CONFIRMED, "")
     key = f"{published}->{inferred}"
-    if key == disagreement_key:
+    if key == disagreement_key or key in recorded:
         return TypeDecision(Action.CONFIRMED, key)
     return TypeDecision(Action.DISAGREEMENT, key)
 
@@ -279,7 +292,8 @@ def _evaluate_one(
     """The policy for one agent, in DESIGN.md's order: infer, decide, then what follows."""
     was_given_up, was_walled = bool(snapshot.terminal_state), snapshot.auth_required
     inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
-    decision = decide(agent.type, inference.type, snapshot.disagreement_key, answered=result.ok)
+    recorded = _recent_disagreements(snapshot, run.now)
+    decision = decide(agent.type, inference.type, snapshot.disagreement_key, answered=result.ok, recorded=recorded)
     new_type = inference.type if decision.action == Action.PROMOTED and inference.type else agent.type
     _update_snapshot(snapshot, result, inference, run.now)
     _update_disagreement(snapshot, decision, run.now)
@@ -302,7 +316,17 @@ def _evaluate_one(
     )
 
 
+def _recent_disagreements(snapshot: CapabilitySnapshot, now: datetime) -> dict[str, str]:
+    since = (now - DISAGREEMENT_WINDOW).isoformat()
+    return {key: at for key, at in (snapshot.recorded_disagreements or {}).items() if at >= since}
+
+
 def _update_disagreement(snapshot: CapabilitySnapshot, decision: TypeDecision, now: datetime) -> None:
+    recent = _recent_disagreements(snapshot, now)
+    if decision.action == Action.DISAGREEMENT:
+        recent[decision.disagreement_key] = now.isoformat()
+    if recent != snapshot.recorded_disagreements:
+        snapshot.recorded_disagreements = recent
     if decision.disagreement_key != snapshot.disagreement_key:
         snapshot.disagreement_key = decision.disagreement_key
         snapshot.disagreement_since = now if decision.disagreement_key else None

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 NOTIFICATIONS_QUEUE = "notifications"
 DELIVERY_JOB_TIMEOUT = 10 * 60
 BATCH = 5000
+DIGEST_LISTED = 200
 # What a delivery attempt records.
 RECORDED = ["status", "sent_at", "attempts", "next_attempt_at", "last_error", "last_status_code"]
 # Emails due to one address go as one message; a run claims them all at once.
@@ -230,12 +231,18 @@ def staff_digest(now: datetime | None = None) -> bool:
     since = now - timedelta(days=1)
     notices = Notice.objects.filter(created_at__gte=since, kind__in=[NoticeKind.DISAGREEMENT, NoticeKind.GIVEN_UP])
     failed = Delivery.objects.filter(status=Delivery.Status.FAILED, next_attempt_at__gte=since)
-    lines = [_line(n) for n in notices.order_by("created_at")[:500]]
-    lines += [f"- delivery failed: {d}" for d in failed[:200]]
-    if not lines:
+    events, failures = notices.count(), failed.count()
+    if not events + failures:
         return False
+    # Listed up to a cap each, counted beyond it: a flood stays one readable message.
+    lines = [_line(n) for n in notices.order_by("created_at")[:DIGEST_LISTED]]
+    if events > DIGEST_LISTED:
+        lines.append(f"- and {events - DIGEST_LISTED} more disagreements and give-ups (Audit > Notices)")
+    lines += [f"- delivery failed: {d}" for d in failed[:DIGEST_LISTED]]
+    if failures > DIGEST_LISTED:
+        lines.append(f"- and {failures - DIGEST_LISTED} more failed deliveries (Notifications > Deliveries)")
     send_mail(
-        f"Agent registry: {len(lines)} items for staff since yesterday",
+        f"Agent registry: {events + failures} items for staff since yesterday",
         "\n".join(lines) + "\n",
         settings.DEFAULT_FROM_EMAIL,
         list(settings.REGISTRY_STAFF_EMAILS),

@@ -162,6 +162,9 @@ class CapabilitySnapshot(models.Model):
     # crawl that sees the same disagreement again writes no second row.
     disagreement_key = models.CharField(max_length=80, blank=True, default="")
     disagreement_since = models.DateTimeField(null=True, blank=True)
+    # Disagreements recorded lately ("published->inferred": when), so an agent whose tools
+    # alternate is recorded once per distinct pair within the window, not on every probe.
+    recorded_disagreements = models.JSONField(default=dict, blank=True)
     # The advertised tools (or the declaration) that made the inference: the evidence reviewers see.
     inferred_from = models.JSONField(default=list, blank=True)
     # What decided the inference: the agent's AdCP 3 declaration, or its tool names.

@@ -1,10 +1,12 @@
 """The type-update policy: what a probe result does to the registry."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from audit.models import TypeReclassification
-from crawler.policy import BACKOFF_DAYS, TERMINAL_AFTER_ATTEMPTS, apply_probe_results
+from audit.models import Notice, TypeReclassification
+from crawler.policy import BACKOFF_DAYS, DISAGREEMENT_WINDOW, TERMINAL_AFTER_ATTEMPTS, apply_probe_results
 from probe import ProbeResult
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, make_snapshot, register
@@ -56,13 +58,35 @@ def test_a_new_disagreement_is_recorded_again(db: None) -> None:
     assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
 
 
-def test_agreement_closes_the_disagreement(db: None) -> None:
+def test_agreement_closes_the_disagreement_and_its_return_reopens_it_without_a_new_row(db: None) -> None:
     agent = make_agent(type="creative")
     apply(agent, answered(agent, "get_products"))
     apply(agent, answered(agent, "build_creative"))
     assert agent.snapshot.disagreement_key == ""
+    assert apply(agent, answered(agent, "get_products")) == "confirmed"
+    agent.snapshot.refresh_from_db()
+    assert agent.snapshot.disagreement_key == "creative->sales"  # open again, for review
+    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 1
+
+
+def test_an_agent_whose_tools_alternate_is_recorded_once_per_distinct_disagreement(db: None) -> None:
+    agent = make_agent(type="buying")
+    register(make_profile("flip"), agent, "buying")
+    for _ in range(5):
+        apply(agent, answered(agent, "get_products"))
+        apply(agent, answered(agent, "build_creative"))
+    rows = TypeReclassification.objects.filter(source="crawler_disagreement").order_by("pk")
+    assert [(r.old_type, r.new_type) for r in rows] == [("buying", "sales"), ("buying", "creative")]
+    assert Notice.objects.filter(kind="disagreement").count() == 2
+
+
+def test_a_disagreement_past_the_window_is_recorded_again(db: None) -> None:
+    agent = make_agent(type="buying")
     apply(agent, answered(agent, "get_products"))
-    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 2
+    apply(agent, answered(agent, "build_creative"))
+    later = timezone.now() + DISAGREEMENT_WINDOW + timedelta(days=1)
+    assert apply(agent, answered(agent, "get_products"), now=later) == "disagreement"
+    assert TypeReclassification.objects.filter(source="crawler_disagreement").count() == 3
 
 
 def test_inferring_nothing_never_erases_a_type_or_an_earlier_inference(db: None) -> None:
@@ -219,6 +243,13 @@ def test_the_type_decision_follows_the_table(
 
     decision = decide(published, inferred, open_disagreement)
     assert (decision.action, decision.disagreement_key) == (action, disagreement_after)
+
+
+def test_a_disagreement_recorded_lately_is_not_recorded_again() -> None:
+    from crawler.policy import decide
+
+    decision = decide("buying", "sales", "buying->creative", recorded={"buying->sales", "buying->creative"})
+    assert (decision.action, decision.disagreement_key) == ("confirmed", "buying->sales")
 
 
 @pytest.mark.parametrize("published", ["unknown", "sales"])

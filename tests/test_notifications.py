@@ -278,3 +278,18 @@ def test_staff_add_an_endpoint_in_the_admin_and_see_its_secret_once(db: None) ->
     assert all(secret not in morsel.value for morsel in client.cookies.values())
     change_page = client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/")
     assert secret not in change_page.getvalue().decode()
+
+
+def test_the_staff_digest_counts_what_it_does_not_list(db: None) -> None:
+    from notifications.delivery import DIGEST_LISTED, staff_digest
+
+    Notice.objects.bulk_create(
+        Notice(kind="disagreement", agent_url=f"https://a{i}.example.com/mcp", payload={}) for i in range(250)
+    )
+    mail.outbox.clear()
+    with override_settings(REGISTRY_STAFF_EMAILS=["staff@example.com"]):
+        assert staff_digest()
+    [message] = mail.outbox
+    assert message.subject == "Agent registry: 250 items for staff since yesterday"
+    assert message.body.count("\n- ") + 1 == DIGEST_LISTED + 1
+    assert "and 50 more disagreements and give-ups" in message.body
