@@ -179,10 +179,8 @@ def owned_profile(request: Request) -> MemberProfile:
     """The profile the requesting user owns (``?profile=<slug>`` when they own several)."""
     slug = request.query_params.get("profile")
     if slug:
-        profile = get_object_or_404(MemberProfile, slug=slug)
-        if not profile.owners.filter(pk=_user(request).pk).exists():
-            raise PermissionDenied("Only the profile's owners may read or change it.")
-        return profile
+        # Unknown or someone else's: one answer, so no one learns which slugs exist.
+        return get_object_or_404(MemberProfile, slug=slug, owners=_user(request))
     owned = list(MemberProfile.objects.filter(owners=_user(request))[:2])
     if not owned:
         raise PermissionDenied("You own no member profile; create one with POST.")

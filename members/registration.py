@@ -31,7 +31,10 @@ from registry.types import INFERABLE_TYPES, AgentType, parse_agent_type
 
 
 class AgentUrlTaken(ValidationError):
-    """An agent URL in the request is registered by another member."""
+    """An agent URL in the request is registered by another member.
+
+    The answer does not say so: whether a private profile holds a URL is not for others
+    to learn (that it cannot be registered here remains visible: one URL, one registrant)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def register_agents(
         }
         taken = sorted(url for url, a in agents.items() if a.pk in existing and existing[a.pk].profile_id != profile.pk)
         if taken:
-            raise AgentUrlTaken({"agents": [f"{url} is registered by another member." for url in taken]})
+            raise AgentUrlTaken({"agents": [f"{url} cannot be registered by this profile." for url in taken]})
         if enforce_quotas:
             check_quotas(profile, list(cleaned), {url for url, a in agents.items() if a.pk in existing})
         # An endpoint registered again after nobody did: back in the crawl, under its new registrant's name.

@@ -29,7 +29,17 @@ RECENT_DELIVERIES = 50
 
 
 class KindsField(serializers.ListField):
+    """Event kinds, each once, in the vocabulary's order."""
+
     child = serializers.ChoiceField(choices=NoticeKind.choices)
+    # A few repeats are forgiven; a flood is refused before its items are checked.
+    LIMIT = 4 * len(NoticeKind.values)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, list) and len(data) > self.LIMIT:
+            raise serializers.ValidationError(f"At most {self.LIMIT} kinds; each kind counts once.")
+        chosen = set(super().to_internal_value(data))
+        return [kind for kind in NoticeKind.values if kind in chosen]
 
 
 class SettingsInput(serializers.Serializer):

@@ -8,9 +8,12 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 
+from registry.canonical import MAX_URL_LENGTH
 from registry.models import Agent
 from registry.public import filter_agents, is_online, public_agents
 from registry.types import AdcpProtocol
@@ -23,6 +26,18 @@ class AgentPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    invalid_cursor_message = "Invalid cursor: use the next or previous link of a page."
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A cursor is a stranger's input: malformed, or holding what no URL holds, it is a 400."""
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ParseError(self.invalid_cursor_message) from None
+        position = str(cursor.position) if cursor is not None and cursor.position is not None else ""
+        if len(position) > MAX_URL_LENGTH or not position.isprintable():
+            raise ParseError(self.invalid_cursor_message)
+        return cursor
 
 
 class PublicAgentSerializer(serializers.ModelSerializer):

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import idna
 from django.core.exceptions import ValidationError
+from yarl import URL
 
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_ASCII_SPACE = " \t\r\n\f\v"
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -83,6 +85,14 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(output) + ("/" if trailing else "") if path else ""
 
 
+def _canonical_query(query: str) -> str:
+    """The query exactly as the probe's HTTP client (yarl) puts it on the wire: two
+    spellings it sends alike, such as ``x=%E2%80%A8`` and ``x=\u2028``, are one."""
+    if not query:
+        return ""
+    return URL("http://h/?" + query, encoded=False).raw_query_string
+
+
 def _canonical_path(path: str) -> str:
     if ";" in path:
         raise _invalid("The URL's path has parameters (';'); register the endpoint without them.", "invalid_path")
@@ -100,11 +110,13 @@ def canonicalize_agent_url(raw: object) -> str:
     dot segments removed, percent-escapes of unreserved characters decoded and the
     others upper-cased, no path parameters or empty segments, no trailing slash (the
     bare root is ``https://host``). The path keeps its case (paths are
-    case-sensitive) and the query string is kept as sent.
+    case-sensitive); the query string is spelled as the wire sends it (its order and
+    case kept; non-ASCII percent-encoded as UTF-8, escapes the wire decodes decoded).
     """
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip(_ASCII_SPACE):
         raise _invalid("An agent URL is required.", "required")
-    text = raw.strip()
+    # Only ASCII white space: a Unicode separator (U+2028) is part of the URL, sent escaped.
+    text = raw.strip(_ASCII_SPACE)
     if len(text) > MAX_URL_LENGTH:
         raise _invalid(f"The URL is longer than {MAX_URL_LENGTH} characters.", "too_long")
     if _FORBIDDEN_CHARS.search(text):
@@ -140,4 +152,4 @@ def canonicalize_agent_url(raw: object) -> str:
     host = _canonical_host(host)
     if port is not None and port != DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
-    return urlunsplit((scheme, host, _canonical_path(parts.path), parts.query, ""))
+    return urlunsplit((scheme, host, _canonical_path(parts.path), _canonical_query(parts.query), ""))

@@ -69,7 +69,7 @@ def test_it_refuses_urls_of_another_member_and_writes_nothing(db: None) -> None:
                 Registration("HTTPS://TAKEN.example.com/mcp/", "sales"),
             ],
         )
-    assert exc.value.message_dict == {"agents": ["https://taken.example.com/mcp is registered by another member."]}
+    assert exc.value.message_dict == {"agents": ["https://taken.example.com/mcp cannot be registered by this profile."]}
     assert not Agent.objects.filter(url="https://new.example.com/mcp").exists()
     assert TypeReclassification.objects.count() == before
 

@@ -39,17 +39,17 @@ def test_anonymous_gets_401(owner: User) -> None:
 
 
 @pytest.mark.parametrize("method", ["get", "put"])
-def test_another_member_gets_403(owner: User, method: str) -> None:
+@pytest.mark.parametrize("slug", ["bidcliq", "no-such-profile"])
+def test_another_members_profile_and_a_missing_one_answer_alike(owner: User, method: str, slug: str) -> None:
     other = User.objects.create_user("eve", password="pw")
-    response = getattr(client_for(other), method)(
-        f"{URL}?profile=bidcliq", {"slug": "bidcliq", "display_name": "x"}, format="json"
-    )
-    assert response.status_code == 403
+    body = {"slug": slug, "display_name": "x"} if method == "put" else None
+    response = getattr(client_for(other), method)(f"{URL}?profile={slug}", body, format="json")
+    assert (response.status_code, response.json()) == (404, {"detail": "No MemberProfile matches the given query."})
 
 
-def test_staff_who_do_not_own_it_get_403_too(owner: User) -> None:
+def test_staff_who_do_not_own_it_get_404_too(owner: User) -> None:
     staff = User.objects.create_user("sam", password="pw", is_staff=True)
-    assert client_for(staff).get(f"{URL}?profile=bidcliq").status_code == 403
+    assert client_for(staff).get(f"{URL}?profile=bidcliq").status_code == 404
 
 
 def test_the_owner_sees_declared_and_published_with_the_reason(owner: User) -> None:
@@ -118,7 +118,7 @@ def test_a_url_of_another_member_is_a_409_and_changes_nothing(owner: User) -> No
         format="json",
     )
     assert response.status_code == 409
-    assert response.json() == {"agents": ["https://bidcliq.example.com/mcp is registered by another member."]}
+    assert response.json() == {"agents": ["https://bidcliq.example.com/mcp cannot be registered by this profile."]}
     assert not MemberProfile.objects.filter(slug="copycat").exists()
 
 

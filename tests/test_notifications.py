@@ -293,3 +293,12 @@ def test_the_staff_digest_counts_what_it_does_not_list(db: None) -> None:
     assert message.subject == "Agent registry: 250 items for staff since yesterday"
     assert message.body.count("\n- ") + 1 == DIGEST_LISTED + 1
     assert "and 50 more disagreements and give-ups" in message.body
+
+
+def test_email_kinds_are_kept_once_each_and_bounded(db: None, owned: tuple[MemberProfile, APIClient]) -> None:
+    _, client = owned
+    path = "/api/me/member-profile/notifications"
+    chosen = client.put(path, {"email_kinds": ["kept", "adopted", "kept"], "email_mode": "each_event"}, format="json")
+    assert chosen.json()["email_kinds"] == ["adopted", "kept"]
+    flood = client.put(path, {"email_kinds": ["kept"] * 200_000, "email_mode": "each_event"}, format="json")
+    assert flood.status_code == 400 and "email_kinds" in flood.json()

@@ -1,5 +1,6 @@
 """The public registry page and /api/registry/agents."""
 
+import base64
 from typing import Any
 
 import pytest
@@ -142,3 +143,18 @@ def test_the_api_filters_by_a_declared_adcp_protocol(client: Client, db: None) -
     assert refused.status_code == 400 and "is not an AdCP protocol" in refused.json()["adcp_protocol"][0]
     first = client.get("/api/registry/agents", {"type": "publisher"})
     assert first.status_code == 400 and "is not an agent type" in first.json()["type"][0]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        base64.b64encode(b"p=https%3A%2F%2Fa.example.com%2F%00mcp").decode(),  # a NUL in the position
+        base64.b64encode(b"p=" + b"x" * 5000).decode(),
+        base64.b64encode(b"o=-1").decode(),
+    ],
+)
+def test_a_malformed_cursor_is_a_400_naming_the_problem(client: Client, db: None, cursor: str) -> None:
+    response = client.get("/api/registry/agents", {"cursor": cursor})
+    assert response.status_code == 400
+    assert "Invalid cursor" in response.json()["detail"]

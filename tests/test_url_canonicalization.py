@@ -102,7 +102,8 @@ def test_spellings_an_http_client_sends_as_the_same_target_are_one_agent(spellin
         ("https://agent.example.com/MCP", "https://agent.example.com/MCP"),  # paths are case-sensitive
         ("https://agent.example.com/a%2fb", "https://agent.example.com/a%2Fb"),  # an escaped '/' stays escaped
         ("https://agent.example.com/%7Euser", "https://agent.example.com/~user"),
-        ("https://agent.example.com/mcp?x=%2e", "https://agent.example.com/mcp?x=%2e"),  # the query as sent
+        ("https://agent.example.com/mcp?b=2&a=1", "https://agent.example.com/mcp?b=2&a=1"),  # order is kept
+        ("https://agent.example.com/mcp?X=%2e", "https://agent.example.com/mcp?X=."),  # as the wire sends it
     ],
 )
 def test_it_keeps_what_the_wire_distinguishes(raw: str, canonical: str) -> None:
@@ -151,6 +152,28 @@ def test_canonical_urls_are_fixed_points_and_distinct_ones_reach_distinct_target
         canonical.append(url)
     if canonical[0] != canonical[1]:
         assert _request_target(canonical[0]) != _request_target(canonical[1])
+
+
+@pytest.mark.parametrize("spelling", ["?x=\u2028", "?x=%E2%80%A8", "?x=%e2%80%a8"])
+def test_query_strings_the_wire_sends_alike_are_one_agent(spelling: str) -> None:
+    assert canonicalize_agent_url("https://agent.example.com/mcp" + spelling) == (
+        "https://agent.example.com/mcp?x=%E2%80%A8"
+    )
+
+
+_QUERIES = st.lists(
+    st.sampled_from(["x=1", "x=%2e", "x=.", "y=%2f", "y=/", "z=\u2028", "z=%E2%80%A8", "a=%7E", "a=~", "b=%41", "q=+"]),
+    min_size=1,
+    max_size=3,
+).map(lambda items: "?" + "&".join(items))
+
+
+@settings(deadline=None)
+@given(_QUERIES, _QUERIES)
+def test_canonical_queries_are_fixed_points_and_distinct_ones_reach_distinct_targets(first: str, second: str) -> None:
+    urls = [canonicalize_agent_url("https://agent.example.com/mcp" + query) for query in (first, second)]
+    assert all(canonicalize_agent_url(url) == url for url in urls)
+    assert (urls[0] == urls[1]) == (_request_target(urls[0]) == _request_target(urls[1]))
 
 
 def test_existing_spellings_of_one_endpoint_fold_into_the_oldest_agent(db: None) -> None:
