@@ -1,9 +1,11 @@
 """An incremental parser for ``text/event-stream`` (the WHATWG event-stream format).
 
 Linear in the bytes fed: a partial line is kept as pieces and joined once when
-it ends, never re-copied per chunk; bytes are decoded with an incremental UTF-8
-decoder, so a character split across two reads survives; a line or an event
-larger than its cap is an error, not a growing buffer.
+it ends, never re-copied per chunk; a run of line ends is one step (blank lines
+after the first do nothing, so a flood of newlines costs one regex scan, not a
+Python step per byte, and never holds the event loop); bytes are decoded with an
+incremental UTF-8 decoder, so a character split across two reads survives; a line
+or an event larger than its cap is an error, not a growing buffer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 
 MAX_LINE = 1024 * 1024
 MAX_EVENT = 4 * 1024 * 1024
-_LINE_END = re.compile(r"\r\n|\r|\n")
+# A line's end, and any blank lines right after it.
+_LINE_ENDS = re.compile(r"(?:\r\n|\r|\n)+")
+_ONE_LINE_END = frozenset({"\r\n", "\r", "\n"})
 
 
 class EventStreamTooLarge(Exception):
@@ -51,7 +55,7 @@ class SSEParser:
             self._pending_cr = text.endswith("\r")
         events: list[ServerSentEvent] = []
         start = 0
-        for match in _LINE_END.finditer(text):
+        for match in _LINE_ENDS.finditer(text):
             if self._partial:
                 line = "".join(self._partial) + text[start : match.start()]
                 self._partial, self._partial_size = [], 0
@@ -60,9 +64,11 @@ class SSEParser:
             if len(line) > self._max_line:
                 raise EventStreamTooLarge(f"an event-stream line is longer than {self._max_line} characters")
             start = match.end()
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+            blank_after = match.group() not in _ONE_LINE_END
+            for each in (line, "") if blank_after else (line,):
+                event = self._line(each)
+                if event is not None:
+                    events.append(event)
         if start < len(text):
             self._partial.append(text[start:])
             self._partial_size += len(text) - start

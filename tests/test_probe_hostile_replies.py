@@ -1,6 +1,7 @@
 """Replies built to hurt the crawler: each ends as its agent's error kind, bounded, and
 the healthy agents probed beside it are all written."""
 
+import asyncio
 import socket
 import time
 import tracemalloc
@@ -15,7 +16,7 @@ from rest_framework.test import APIClient
 from crawler.classify import evidence_for, infer
 from crawler.jobs import crawl_chunk
 from crawler.policy import apply_probe_results
-from probe import MAX_TOOLS, ProbeLimits, ProbeResult, run_probes
+from probe import MAX_TOOLS, ProbeLimits, ProbeResult, probe_many, run_probes
 from probe.netsafety import AddressPolicy
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent, make_profile, register
@@ -189,3 +190,35 @@ def test_the_refresh_api_answers_a_hostile_reply_with_502_and_its_kind(db: None,
     response = client.post(f"/api/registry/agents/{quote(agent.url, safe='')}/refresh")
     assert response.status_code == 502
     assert response.json()["error_kind"] == "protocol"
+
+
+def test_newline_floods_hold_neither_the_loop_nor_a_healthy_probe_beside_them(
+    hostile: str, official_agents: str
+) -> None:
+    targets = [(hostile + "/newlines", "mcp")] * 5 + [(official_agents + "/json/mcp", "mcp")]
+    limits = ProbeLimits(deadline=3.0, address_policy=AddressPolicy(allow_private=True))
+
+    async def probe_while_ticking() -> tuple[list[ProbeResult], float]:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        ticker = asyncio.create_task(tick())
+        results = await probe_many(targets, limits)
+        done.set()
+        await ticker
+        return results, max(gaps)
+
+    started = time.monotonic()
+    results, longest_hold = asyncio.run(probe_while_ticking())
+    elapsed = time.monotonic() - started
+    assert [r.error_kind for r in results] == ["timeout"] * 5 + [""]
+    assert results[-1].elapsed < 1.0, results[-1].elapsed  # the healthy agent did not wait for the floods
+    assert elapsed < 3.0 + 0.5, elapsed
+    assert longest_hold < 0.1, longest_hold
