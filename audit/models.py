@@ -76,6 +76,12 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{self._meta.verbose_name} rows cannot be deleted.")
 
 
+# A row changed the published type unless it records a disagreement or a type that stands.
+APPLIED = ~models.Q(source=Source.CRAWLER_DISAGREEMENT) & (
+    models.Q(old_type__isnull=True) | ~models.Q(old_type=models.F("new_type"))
+)
+
+
 class TypeReclassificationQuerySet(AppendOnlyQuerySet):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("Write audit rows through audit.models.record_many(), the single entry point.")
@@ -88,6 +94,13 @@ class TypeReclassificationQuerySet(AppendOnlyQuerySet):
 
     def record(self, event: TypeEvent) -> TypeReclassification:
         return self.record_many([event])[0]
+
+    def applied(self) -> TypeReclassificationQuerySet:
+        """Rows that changed a published type (not a disagreement, not a kept type)."""
+        return self.filter(APPLIED)
+
+    def recorded_only(self) -> TypeReclassificationQuerySet:
+        return self.exclude(APPLIED)
 
     def record_many(self, events: Iterable[TypeEvent]) -> list[TypeReclassification]:
         self._require_transaction()
@@ -139,7 +152,44 @@ class TypeReclassification(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent_url}: {self.old_type or '∅'} -> {self.new_type} ({self.source})"
+        return f"{self.agent_url}: {self.what_happened}"
+
+    @property
+    def applied(self) -> bool:
+        """Did this row change the published type? (APPLIED, as one row)"""
+        return self.source != Source.CRAWLER_DISAGREEMENT and self.old_type != self.new_type
+
+    @property
+    def what_happened(self) -> str:
+        """The row in words, as a reviewer reads it."""
+        notes = self.notes or {}
+        old, new = self.old_type or "nothing", self.new_type
+        by_admin = " (from the admin)" if notes.get("origin") == Origin.ADMIN else ""
+        if self.source == Source.CRAWLER_DISAGREEMENT:
+            return f"probe says {new}; published stays {old}; not applied"
+        if self.source == Source.ADMIN_REVIEW and notes.get("decision") == ReviewDecision.KEEP_PUBLISHED:
+            inferred = notes.get("inferred_type") or "another type"
+            return f"reviewer kept {old} over the probe's {inferred}"
+        if self.source == Source.ADMIN_REVIEW:
+            return f"reviewer adopted the probe's {new} over {old}"
+        if self.source == Source.URL_MERGE:
+            return f"spelling {notes.get('folded_url', '?')} merged into this agent ({old} gave way to {new})"
+        verb = {
+            Source.MEMBER_WRITE: "member's registration changed",
+            Source.CRAWLER_PROMOTE: "probe promoted",
+            Source.BACKFILL_SCRIPT: f"backfill{by_admin} flipped",
+            Source.REPROBE: f"reprobe{by_admin} promoted",
+        }.get(Source(self.source), "changed")
+        if not self.applied:
+            return f"{verb.split()[0]} left {new} as it was"
+        return f"{verb} {old} to {new}"
+
+
+class Origin(models.TextChoices):
+    """Where a run that changed types was started, beside its actor (in the row's notes)."""
+
+    ADMIN = "admin", "The admin"
+    COMMAND = "command", "A management command"
 
 
 class ReviewDecision(models.TextChoices):

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from registry.publish import ApplyResult, TypeChange
 from registry.wording import counted
@@ -24,6 +25,13 @@ NOTE_LIMIT = 2000
 
 # (confirmed changes, actor, reviewer's note) -> what the writer did
 Apply = Callable[[list[TypeChange], str, str], ApplyResult]
+
+
+def _next_page(request: HttpRequest) -> str:
+    """Where the page that started the action wants to go once it is applied (this site only)."""
+    after = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()}, require_https=False)
+    return after if after.startswith("/") and allowed else ""
 
 
 def two_step_action(
@@ -41,7 +49,7 @@ def two_step_action(
     confirm_label: str,
     asks_for_note: bool = False,
     keeps: bool = False,
-) -> TemplateResponse | None:
+) -> TemplateResponse | HttpResponseRedirect | None:
     if request.POST.get("post") == "yes":
         wanted = set(request.POST.getlist("change"))
         confirmed = [change for change in plan if change.key in wanted]
@@ -54,7 +62,7 @@ def two_step_action(
             f"{len(result.stale) + gone} stale skipped.",
             messages.SUCCESS,
         )
-        return None
+        return HttpResponseRedirect(after) if (after := _next_page(request)) else None
     if not plan:
         model_admin.message_user(request, nothing_planned, messages.INFO)
         return None
@@ -70,5 +78,7 @@ def two_step_action(
         "queryset": queryset,
         "opts": model_admin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "note": request.POST.get("note", "")[:NOTE_LIMIT],
+        "next": _next_page(request),
     }
     return TemplateResponse(request, "admin/console/confirm_changes.html", context)

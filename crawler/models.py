@@ -110,6 +110,7 @@ class ReprobeRun(models.Model):
         Raises ReprobeNotApplicable when it was decided already, is too old, or has no plan."""
         from django.db import transaction
 
+        from audit.models import Origin
         from crawler.reprobe import ReprobeNotApplicable, ReprobePlan, apply_reprobe
 
         with transaction.atomic():
@@ -124,7 +125,7 @@ class ReprobeRun(models.Model):
                 )
             if not run.plan:
                 raise ReprobeNotApplicable("This reprobe has no plan to apply.")
-            applied = apply_reprobe(ReprobePlan.from_dict(run.plan), actor=actor)
+            applied = apply_reprobe(ReprobePlan.from_dict(run.plan), actor=actor, origin=Origin.ADMIN)
             run.status, run.decided_by, run.decided_at = self.Status.APPLIED, actor, now
             run.run_id = applied.run_id
             run.result = {k: v for k, v in applied.__dict__.items() if k != "run_id"}

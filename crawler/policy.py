@@ -257,6 +257,8 @@ class _Run:
     now: datetime = field(default_factory=timezone.now)
     # What a caller that planned earlier saw of each agent (crawler.reprobe).
     expected: Mapping[int, AgentState] | None = None
+    # Where a run a person started came from (the audit row says so beside the actor).
+    origin: str = ""
 
 
 def _evaluate(
@@ -352,13 +354,14 @@ def _news(
     return [Notice(kind=kind, agent_url=agent.url, member=_member(agent), payload=payload) for kind, payload in news]
 
 
-def _notes(inference: Inference, result: ProbeResult) -> dict[str, Any]:
+def _notes(inference: Inference, result: ProbeResult, run: _Run) -> dict[str, Any]:
     """What the audit row keeps of the probe that decided."""
     return {
         "inferred_type": inference.type,
         "inferred_by": inference.source if inference.type else None,
         "tool_names": inference.evidence,
         "probe_elapsed": round(result.elapsed, 3),
+        **({"origin": run.origin} if run.origin else {}),
     }
 
 
@@ -374,7 +377,7 @@ def _promotion(agent: Agent, new_type: str, inference: Inference, result: ProbeR
         inferred_type=inference.type,
         probed_at=run.now,
         depends_on_inference=False,
-        notes=_notes(inference, result),
+        notes=_notes(inference, result, run),
     )
 
 
@@ -387,7 +390,7 @@ def _disagreement(agent: Agent, inference: Inference, result: ProbeResult, run: 
         member=_member(agent),
         run_id=run.run_id,
         actor=run.actor,
-        notes=_notes(inference, result),
+        notes=_notes(inference, result, run),
     )
 
 
@@ -415,6 +418,7 @@ def apply_probe_results(
     actor: str = "",
     now: datetime | None = None,
     expected: Mapping[int, AgentState] | None = None,
+    origin: str = "",
 ) -> Evaluation:
     """Apply probe results to their agents in one transaction with batched writes.
 
@@ -427,7 +431,7 @@ def apply_probe_results(
     whose result still fails is recorded with that failure as its probe error.
     A database that cannot be reached fails the batch, for the job to retry.
     """
-    return _apply_isolated(results, _Run(promote_source, run_id, actor, now or timezone.now(), expected))
+    return _apply_isolated(results, _Run(promote_source, run_id, actor, now or timezone.now(), expected, origin))
 
 
 def _apply_isolated(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evaluation:

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from audit.models import Source
+from audit.models import Origin, Source
 from crawler.policy import Action, Outcome, apply_probe_results, preview_probe_results
 from crawler.remembered import route_of
 from credentials.sealing import credentials_for
@@ -182,7 +182,9 @@ def probe_and_plan(
     return plan
 
 
-def apply_reprobe(plan: ReprobePlan, *, actor: str = "", run_id: uuid.UUID | None = None) -> ReprobeApplied:
+def apply_reprobe(
+    plan: ReprobePlan, *, actor: str = "", run_id: uuid.UUID | None = None, origin: Origin = Origin.COMMAND
+) -> ReprobeApplied:
     """Write the planned results through the crawler policy, without probing again."""
     applied = ReprobeApplied(run_id=run_id or uuid.uuid4())
     planned = {e.agent_id: e for e in plan.entries if e.result.ok and not e.skipped}
@@ -191,6 +193,7 @@ def apply_reprobe(plan: ReprobePlan, *, actor: str = "", run_id: uuid.UUID | Non
         promote_source=Source.REPROBE,
         run_id=applied.run_id,
         actor=actor,
+        origin=origin,
         expected={agent_id: e.expected for agent_id, e in planned.items()},
     )
     reasons = evaluation.stale.values()

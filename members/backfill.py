@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import F, Max, Min
 
-from audit.models import Source, hold_notices
+from audit.models import Origin, Source, hold_notices
 from members.models import MemberAgent, MemberProfile
 from members.resolve import with_resolution
 from registry.publish import ApplyResult, TypeChange, apply_type_changes
@@ -96,9 +96,15 @@ def apply_backfill(
     actor: str = "",
     run_id: uuid.UUID | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    origin: Origin = Origin.COMMAND,
 ) -> ApplyResult:
     # A backfill is a burst: its notices are delivered once, when it is done (one digest per owner).
     with hold_notices():
         return apply_type_changes(
-            plan.changes, source=Source.BACKFILL_SCRIPT, actor=actor, run_id=run_id, on_progress=on_progress
+            plan.changes,
+            source=Source.BACKFILL_SCRIPT,
+            actor=actor,
+            run_id=run_id,
+            on_progress=on_progress,
+            notes={"origin": origin},
         )

@@ -32,6 +32,8 @@ def review_plan(agent_ids: Iterable[int]) -> list[TypeChange]:
             declared_type=a.registration.declared_type if hasattr(a, "registration") else None,
             inferred_type=a.snapshot.inferred_type,
             probed_at=a.snapshot.probed_at,
+            # What the reviewer saw: the confirmation page and the audit row show it.
+            notes={"tool_names": a.snapshot.inferred_from},
         )
         for a in agents
     ]

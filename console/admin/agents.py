@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -12,6 +13,7 @@ from django.utils.http import urlencode
 
 from config.queues import JobQueueUnavailable, jobs_are_inline
 from console.admin.base import ReadOnlyModelAdmin
+from console.review import agent_evidence
 from console.twostep import two_step_action
 from crawler.manual import RateLimiterUnavailable, request_manual_probe
 from crawler.models import ReprobeRun
@@ -28,9 +30,14 @@ class CapabilitySnapshotInline(admin.StackedInline):
     can_delete = False
     extra = 0
     max_num = 0
-    # Every field a probe writes, as the model orders them; "tools" (whole tool
-    # definitions) would drown the page, the names are there.
-    readonly_fields = [f.name for f in CapabilitySnapshot._meta.fields if f.name not in ("id", "agent", "tools")]
+    verbose_name = verbose_name_plural = "last probe, as stored"
+    # Every field a probe writes, as the model orders them, but the lists: the page
+    # shows the tools, the evidence and the history readably below.
+    readonly_fields = [
+        f.name
+        for f in CapabilitySnapshot._meta.fields
+        if f.name not in ("id", "agent", "tools", "tool_names", "inferred_from", "recorded_disagreements")
+    ]
     fields = tuple(readonly_fields)
 
 
@@ -68,6 +75,13 @@ def can_reprobe(request: HttpRequest) -> bool:
     return request.user.has_perm(REPROBE_PERMISSION)
 
 
+def short_url(url: str, limit: int = 48) -> str:
+    """A URL that fits its column: the start and the end, the whole in its tooltip."""
+    if len(url) <= limit:
+        return format_html('<span title="{}">{}</span>', url, url)
+    return format_html('<span title="{}">{}…{}</span>', url, url[: limit - 16], url[-15:])
+
+
 def _snapshot(agent: Agent) -> CapabilitySnapshot | None:
     return getattr(agent, "snapshot", None)
 
@@ -83,7 +97,8 @@ class AgentListMixin:
 
 @admin.register(Agent)
 class AgentAdmin(AgentListMixin, admin.ModelAdmin):
-    list_display = ["url", "member", "type", "inferred_type", "last_probe", "backoff", "monitoring_paused"]
+    list_display = ["agent", "member", "type", "inferred_type", "last_probe", "backoff", "paused"]
+    change_form_template = "admin/console/agent_change_form.html"
     list_filter = [
         "type",
         ("snapshot__inferred_type", admin.AllValuesFieldListFilter),
@@ -98,11 +113,22 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     # The published type changes only through the audited type rules.
-    readonly_fields = ["type", "review_decision", "created_at", "updated_at", "history_link", "credentials"]
+    readonly_fields = [
+        "type",
+        "member",
+        "declared_type",
+        "review_decision",
+        "created_at",
+        "updated_at",
+        "history_link",
+        "credentials",
+    ]
     fields = [
         "url",
         "name",
         "protocol",
+        "member",
+        "declared_type",
         "type",
         "monitoring_paused",
         "review_decision",
@@ -153,10 +179,31 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         snapshot = _snapshot(agent)
         return (snapshot.inferred_type or "—") if snapshot else "not probed"
 
+    @admin.display(description="agent", ordering="url")
+    def agent(self, agent: Agent) -> str:
+        return short_url(agent.url)
+
     @admin.display(description="member", ordering="registration__profile__slug")
     def member(self, agent: Agent) -> str:
         registration = getattr(agent, "registration", None)
         return registration.profile.slug if registration else "—"
+
+    @admin.display(description="declared type")
+    def declared_type(self, agent: Agent) -> str:
+        registration = getattr(agent, "registration", None)
+        return registration.get_declared_type_display() if registration else "—"
+
+    @admin.display(description="monitoring", ordering="monitoring_paused")
+    def paused(self, agent: Agent) -> str:
+        # Words, not the boolean icon: a red cross for "not paused" read as a fault.
+        return "paused" if agent.monitoring_paused else "active"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        agent = self.get_object(request, object_id)
+        extra = agent_evidence(agent) if agent is not None else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.display(description="last probe", ordering="snapshot__last_attempt_at")
     def last_probe(self, agent: Agent) -> str:
@@ -242,9 +289,12 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
 
 @admin.register(Disagreement)
 class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
-    """Agents whose published type and the probe's inference disagree: the daily review."""
+    """Agents whose published type and the probe's inference disagree: the daily review.
 
-    list_display = ["url", "member", "declared_type", "type", "inferred_type", "since", "evidence"]
+    Each row opens the disagreement's review page: the evidence, the history, and
+    Adopt / Keep, which go through the same two-step confirmation as the list's actions."""
+
+    list_display = ["agent", "member", "type", "inferred_type", "evidence", "since"]
     list_filter = ["type", ("snapshot__inferred_type", admin.AllValuesFieldListFilter), MemberFilter]
     search_fields = ["url", "registration__profile__slug", "registration__profile__display_name"]
     ordering = ["snapshot__disagreement_since", "url"]
@@ -259,14 +309,45 @@ class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
         registration = getattr(agent, "registration", None)
         return registration.profile.slug if registration else "—"
 
-    @admin.display(description="declared type")
-    def declared_type(self, agent: Agent) -> str:
-        registration = getattr(agent, "registration", None)
-        return registration.declared_type if registration else "—"
+    @admin.display(description="agent", ordering="url")
+    def agent(self, agent: Agent) -> str:
+        return short_url(agent.url)
 
-    @admin.display(description="inferred type", ordering="snapshot__inferred_type")
+    @admin.display(description="inferred", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:
         return agent.snapshot.inferred_type or "—"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The review page: the evidence and the decision, with the next and previous disagreement."""
+        agent = self.get_object(request, object_id)
+        if agent is None:
+            raise Http404("This agent has no open disagreement (any more).")
+        if not self.has_view_permission(request, agent):
+            raise PermissionDenied
+        order = list(self.get_queryset(request).order_by(*self.ordering).values_list("pk", flat=True))
+        index = order.index(agent.pk)
+        previous = order[index - 1] if index > 0 else None
+        following = order[index + 1] if index + 1 < len(order) else None
+        after = (
+            reverse("admin:registry_disagreement_change", args=[following])
+            if following
+            else reverse("admin:registry_disagreement_changelist")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            **agent_evidence(agent),
+            "title": f"Review {short_url(agent.url)}",
+            "opts": self.model._meta,
+            "previous": previous,
+            "next": following,
+            "position": index + 1,
+            "total": len(order),
+            "after_decision": after,
+            "can_review": self.has_review_permission(request),
+        }
+        return TemplateResponse(request, "admin/console/review_disagreement.html", context)
 
     @admin.display(description="since", ordering="snapshot__disagreement_since")
     def since(self, agent: Agent) -> str:
@@ -278,14 +359,16 @@ class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
         return format_html_join(", ", "<code>{}</code>", ((name,) for name in agent.snapshot.inferred_from)) or "—"
 
     @admin.action(description="Adopt the inferred type…", permissions=["review"])
-    def adopt_inferred_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
+    def adopt_inferred_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._review(request, queryset, keeps=False)
 
     @admin.action(description="Keep the published type…", permissions=["review"])
-    def keep_published_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> TemplateResponse | None:
+    def keep_published_type(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._review(request, queryset, keeps=True)
 
-    def _review(self, request: HttpRequest, queryset: QuerySet[Agent], *, keeps: bool) -> TemplateResponse | None:
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[Agent], *, keeps: bool
+    ) -> TemplateResponse | HttpResponseRedirect | None:
         decide = keep_published if keeps else adopt_inferred
         return two_step_action(
             self,

@@ -4,10 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
-from django.template.response import TemplateResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from audit.models import Origin
 from console.twostep import two_step_action
 from members.backfill import BackfillPlan, apply_backfill, plan_backfill
 from members.models import HostQuota, MemberAgent, MemberProfile
@@ -83,7 +83,7 @@ class MemberProfileAdmin(admin.ModelAdmin):
         return request.user.has_perm("members.backfill_agent_types")
 
     @admin.action(description="Backfill agent types…", permissions=["backfill"])
-    def backfill_agent_types(self, request: HttpRequest, queryset: QuerySet[MemberProfile]) -> TemplateResponse | None:
+    def backfill_agent_types(self, request: HttpRequest, queryset: QuerySet[MemberProfile]) -> HttpResponse | None:
         plan = plan_backfill(queryset.values_list("slug", flat=True))
         profiles, agents = len(queryset), len(plan.changes)
         return two_step_action(
@@ -92,7 +92,9 @@ class MemberProfileAdmin(admin.ModelAdmin):
             queryset,
             action="backfill_agent_types",
             plan=plan.changes,
-            apply=lambda changes, actor, note: apply_backfill(BackfillPlan(changes=changes), actor=actor),
+            apply=lambda changes, actor, note: apply_backfill(
+                BackfillPlan(changes=changes), actor=actor, origin=Origin.ADMIN
+            ),
             title="Backfill agent types",
             intro=format_html(
                 "Re-resolving the agents of {} against their latest probe would change the published type of "

@@ -1,0 +1,61 @@
+"""What a reviewer sees of one agent: the evidence, the last probe, its history, its member's other agents.
+
+One builder for the disagreement's review page and the agent's admin page; a
+constant number of queries whatever the agent's history holds (the newest rows
+only, and a link to all of them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from audit.models import TypeReclassification
+from credentials.models import AgentCredential
+from members.models import MemberAgent
+from notifications.models import Delivery
+from registry.models import Agent, CapabilitySnapshot
+from registry.wording import inference_in_words
+
+HISTORY_SHOWN = 20
+OTHER_AGENTS_SHOWN = 20
+
+
+def agent_evidence(agent: Agent) -> dict[str, Any]:
+    """The context of ``admin/console/_agent_evidence.html``."""
+    snapshot: CapabilitySnapshot | None = getattr(agent, "snapshot", None)
+    registration: MemberAgent | None = getattr(agent, "registration", None)
+    history_url = reverse("admin:audit_typereclassification_changelist")
+    history = list(
+        TypeReclassification.objects.filter(agent_url=agent.url).order_by("-changed_at", "-id")[: HISTORY_SHOWN + 1]
+    )
+    others: list[MemberAgent] = []
+    if registration is not None:
+        others = list(
+            MemberAgent.objects.filter(profile_id=registration.profile_id)
+            .exclude(agent_id=agent.pk)
+            .select_related("agent")
+            .only("declared_type", "agent__url", "agent__type", "profile_id")
+            .order_by("agent__url")[: OTHER_AGENTS_SHOWN + 1]
+        )
+    return {
+        "agent": agent,
+        "registration": registration,
+        "snapshot": snapshot,
+        "rule_in_words": (
+            inference_in_words(snapshot.inferred_type, snapshot.inferred_by, snapshot.inferred_from)
+            if snapshot is not None and snapshot.probed_at
+            else ""
+        ),
+        "tools": snapshot.tools if snapshot is not None else [],
+        "history": history[:HISTORY_SHOWN],
+        "more_history": len(history) > HISTORY_SHOWN,
+        "history_url": f"{history_url}?{urlencode({'agent_url': agent.url, 'applied': 'all'})}",
+        "other_agents": others[:OTHER_AGENTS_SHOWN],
+        "more_other_agents": len(others) > OTHER_AGENTS_SHOWN,
+        "credential": AgentCredential.objects.filter(agent=agent).only("scheme", "last_result", "set_at").first(),
+        "deliveries": Delivery.objects.filter(notice__agent_url=agent.url).count(),
+        "deliveries_url": f"{reverse('admin:notifications_delivery_changelist')}?{urlencode({'q': agent.url})}",
+    }
