@@ -8,6 +8,8 @@ from console import views as console_views
 admin.site.site_header = "Agent registry"
 admin.site.site_title = "Agent registry admin"
 admin.site.index_title = "Registry administration"
+# The lists staff work in need the width at 1366 px; the breadcrumbs and the index navigate.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/registry/", permanent=False)),

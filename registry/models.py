@@ -187,7 +187,7 @@ class CapabilitySnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Snapshot of {self.agent_id}: {self.inferred_type or 'nothing inferred'}"
+        return f"Last probe: {self.inferred_type or 'nothing'} inferred"
 
 
 class DisagreementManager(models.Manager.from_queryset(AgentQuerySet)):  # type: ignore[misc]  # django-stubs cannot type a base made by from_queryset()

@@ -1,5 +1,6 @@
-"""End to end in headless Chromium: a reviewer adopts Bidcliq's inferred type."""
+"""End to end in headless Chromium at 1366x768: a reviewer works through the demo's disagreements."""
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,10 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from audit.models import TypeReclassification
-from crawler.policy import apply_probe_results
-from probe import ProbeResult
 from registry.models import Agent
-from tests.backfill_fixtures import frozen
 from tests.factories import make_staff
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -46,7 +44,7 @@ def browser(request: pytest.FixtureRequest, settings: Any) -> Iterator[WebDriver
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1400,1000",
+        "--window-size=1366,768",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -72,17 +70,42 @@ def _shot(request: pytest.FixtureRequest, driver: WebDriver, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
-def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
-    live_server: LiveServer, browser: WebDriver, request: pytest.FixtureRequest
-) -> None:
+def _inside_the_viewport(driver: WebDriver, *columns: str) -> None:
+    """Each key column's header ends inside the 1366 px window: nothing behind a horizontal scroll."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
-    bidcliq = frozen("bidcliq", "buying", None).agent
-    apply_probe_results(
-        [(bidcliq.pk, ProbeResult(bidcliq.url, "mcp", tool_names=["get_products", "create_media_buy"]))]
+    # The list scrolls inside its own box: a column is seen only within both.
+    visible = driver.execute_script(
+        "return Math.min(document.documentElement.clientWidth,"
+        " document.querySelector('#changelist .results').getBoundingClientRect().right)"
     )
-    frozen("swivel", "buying", "sales")
+    for column in columns:
+        header = driver.find_element(By.CSS_SELECTOR, f"#result_list th.column-{column}")
+        right = driver.execute_script("return arguments[0].getBoundingClientRect().right", header)
+        assert right <= visible + 1, f"the {column} column ends at {right} px, past the {visible} px visible"
+
+
+def _decide(driver: WebDriver, button: str, note: str) -> str:
+    """Adopt or keep from the review page, through its confirmation; the confirmation's text."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "id_note").send_keys(note)
+    _navigate_by_clicking(driver, driver.find_element(By.ID, button))
+    confirmation = driver.find_element(By.ID, "change-plan").text
+    _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "form input[type=submit]"))
+    return confirmation
+
+
+def test_a_reviewer_works_through_the_demo_disagreements(
+    live_server: LiveServer, browser: WebDriver, request: pytest.FixtureRequest, demo_fleet: str
+) -> None:
+    from django.core.management import call_command
+    from selenium.webdriver.common.by import By
+
+    call_command("seed_demo", fleet_url=demo_fleet, verbosity=0)
+    call_command("crawl_agents", sync=True, timeout=2.0, stdout=io.StringIO())
+    bidcliq, swivel = (Agent.objects.get(registration__profile__slug=slug) for slug in ("bidcliq", "swivel"))
+    assert set(Agent.objects.open_disagreements().values_list("pk", flat=True)) == {bidcliq.pk, swivel.pk}
     reviewer = make_staff(
         "rita",
         superuser=False,
@@ -101,27 +124,42 @@ def test_a_reviewer_adopts_the_inferred_type_of_bidcliq(
 
     _navigate_by_clicking(driver, driver.find_element(By.LINK_TEXT, "Review disagreements"))
     _shot(request, driver, "1-disagreements")
-    row = driver.find_element(By.XPATH, f"//tr[.//a[text()='{bidcliq.url}']]")
-    assert "get_products" in row.text and "buying" in row.text
-    row.find_element(By.CSS_SELECTOR, "input.action-select").click()
-    Select(driver.find_element(By.NAME, "action")).select_by_value("adopt_inferred_type")
-    _navigate_by_clicking(driver, driver.find_element(By.NAME, "index"))
+    _inside_the_viewport(driver, "agent", "member", "type", "inferred_type", "evidence", "since")
+    row = driver.find_element(By.XPATH, f"//tr[.//span[@title='{bidcliq.url}']]")
+    assert "get_products" in row.text and "Buying" in row.text
 
-    plan = driver.find_element(By.ID, "change-plan").text
-    assert bidcliq.url in plan and "swivel" not in plan
-    assert Agent.objects.get(pk=bidcliq.pk).type == "buying"  # nothing written by the first step
-    _shot(request, driver, "2-confirmation")
-    driver.find_element(By.ID, "id_note").send_keys("Bidcliq confirmed they sell")
-    _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "form input[type=submit]"))
+    _navigate_by_clicking(driver, row.find_element(By.TAG_NAME, "a"))
+    _shot(request, driver, "2-review-bidcliq")
+    facts = {
+        name: driver.find_element(By.ID, name).text for name in ("declared-type", "published-type", "inferred-type")
+    }
+    assert facts["declared-type"] == "Buying" and facts["published-type"] == "Buying"
+    assert facts["inferred-type"].startswith("Sales") and "a sales agent" in facts["inferred-type"]
+    assert "Bidcliq" in driver.find_element(By.CLASS_NAME, "evidence-facts").text
+    assert "get_products" in driver.find_element(By.ID, "advertised-tools").text
+    assert "not applied" in driver.find_element(By.ID, "type-history").text
 
+    confirmation = _decide(driver, "adopt", "Bidcliq confirmed they sell")
+    assert bidcliq.url in confirmation and "get_products" in confirmation and swivel.url not in confirmation
+    # Applied, and straight on to the next disagreement.
     assert "1 agent reclassified" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text
-    remaining = driver.find_element(By.ID, "result_list").text
-    assert "swivel" in remaining and bidcliq.url not in remaining
+    assert swivel.url in driver.find_element(By.CLASS_NAME, "agent-url").text
     assert Agent.objects.get(pk=bidcliq.pk).type == "sales"
+    _shot(request, driver, "3-review-swivel")
 
-    driver.get(f"{base}/admin/registry/agent/{bidcliq.pk}/change/")
-    _navigate_by_clicking(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Type changes of this agent"))
-    history = driver.find_element(By.ID, "result_list").text
-    _shot(request, driver, "3-history")
-    assert "Admin review" in history and "rita" in history
-    assert TypeReclassification.objects.get(source="admin_review").notes["note"] == "Bidcliq confirmed they sell"
+    _decide(driver, "keep", "Swivel really buys")
+    assert "1 agent kept as published" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert Agent.objects.get(pk=swivel.pk).type == "buying"
+
+    driver.get(f"{base}/admin/audit/typereclassification/?source__exact=admin_review")
+    _shot(request, driver, "4-audit-reviews")
+    _inside_the_viewport(driver, "changed_at", "agent", "what_happened", "source", "run_link", "actor")
+    reviews = driver.find_element(By.ID, "result_list").text
+    assert "reviewer adopted the probe's sales over buying" in reviews
+    assert "reviewer kept buying over the probe's sales" in reviews
+    driver.get(f"{base}/admin/audit/typereclassification/?source__exact=crawler_disagreement")
+    disagreements = driver.find_element(By.ID, "result_list").text
+    assert disagreements.count("probe says sales; published stays buying; not applied") == 2
+    assert TypeReclassification.objects.get(agent_url=bidcliq.url, source="admin_review").notes["note"] == (
+        "Bidcliq confirmed they sell"
+    )

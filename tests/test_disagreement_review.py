@@ -1,10 +1,12 @@
 """Disagreement review: adopt the inferred type or keep the published one, diff first."""
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from audit.models import TypeReclassification
+from audit.models import Source, TypeEvent, TypeReclassification, record_many
 from crawler.policy import apply_probe_results
 from members.backfill import plan_backfill
 from members.models import MemberAgent
@@ -132,3 +134,68 @@ def test_view_only_staff_can_see_but_not_act(client: Client, story: dict[str, Ag
         CHANGELIST, _select([bidcliq], "adopt_inferred_type", post="yes", change=[f"{bidcliq.pk}:buying:sales"])
     )
     assert Agent.objects.get(pk=bidcliq.pk).type == "buying"
+
+
+def _history(agent: Agent, rows: int) -> None:
+    events = [
+        TypeEvent(agent_url=agent.url, new_type="sales", old_type="buying", source=Source.CRAWLER_DISAGREEMENT)
+        for _ in range(rows)
+    ]
+    with transaction.atomic():
+        record_many(events)
+
+
+def _queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_the_review_page_and_the_agent_page_cost_the_same_however_long_the_history(
+    story: dict[str, Agent], client: Client
+) -> None:
+    reviewer = reviewer_client(client)
+    bidcliq = story["bidcliq"]
+    pages = [
+        reverse("admin:registry_disagreement_change", args=[bidcliq.pk]),
+        reverse("admin:registry_agent_change", args=[bidcliq.pk]),
+    ]
+    for page in pages:  # warm what every page caches once (content types)
+        reviewer.get(page)
+    before = [_queries(reviewer, page) for page in pages]
+    assert before == [11, 12]  # pinned: the review page, the agent's page
+    _history(bidcliq, 10_000)
+    assert [_queries(reviewer, page) for page in pages] == before
+    page = reviewer.get(pages[0]).content.decode()
+    assert page.count("probe says sales; published stays buying; not applied") == 20  # the newest only
+    assert "All type events of this agent" in page
+
+
+def test_the_review_page_leads_to_the_next_disagreement_and_back(story: dict[str, Agent], client: Client) -> None:
+    reviewer = reviewer_client(client)
+    first, second = story["bidcliq"], story["swivel"]
+    page = reviewer.get(reverse("admin:registry_disagreement_change", args=[first.pk])).content.decode()
+    assert reverse("admin:registry_disagreement_change", args=[second.pk]) in page and "1 of 2" in page
+    assert "advertises get_products: a sales agent" in page
+    back = reviewer.get(reverse("admin:registry_disagreement_change", args=[second.pk])).content.decode()
+    assert reverse("admin:registry_disagreement_change", args=[first.pk]) in back and "2 of 2" in back
+
+
+def test_view_only_staff_see_the_evidence_but_no_decision(story: dict[str, Agent], client: Client) -> None:
+    viewer = reviewer_client(client, can_review=False)
+    page = viewer.get(reverse("admin:registry_disagreement_change", args=[story["bidcliq"].pk])).content.decode()
+    assert "type-history" in page and 'id="adopt"' not in page and 'id="keep"' not in page
+
+
+def test_a_decision_from_the_review_page_goes_on_to_the_page_it_names_on_this_site_only(
+    story: dict[str, Agent], client: Client
+) -> None:
+    reviewer = reviewer_client(client)
+    swivel = story["swivel"]
+    onward = reverse("admin:registry_disagreement_change", args=[story["bidcliq"].pk])
+    body = _select([swivel], "keep_published_type", post="yes", change=[f"{swivel.pk}:buying:sales"])
+    assert reviewer.post(CHANGELIST, {**body, "next": onward})["Location"] == onward
+    elsewhere = _select([story["bidcliq"]], "keep_published_type", post="yes", change=[])
+    assert reviewer.post(CHANGELIST, {**elsewhere, "next": "https://evil.example/"})["Location"] != (
+        "https://evil.example/"
+    )

@@ -338,7 +338,7 @@ class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             **agent_evidence(agent),
-            "title": f"Review {short_url(agent.url)}",
+            "title": f"Review {agent.url}",
             "opts": self.model._meta,
             "previous": previous,
             "next": following,

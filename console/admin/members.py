@@ -19,7 +19,9 @@ from registry.wording import counted
 
 
 class MemberAgentForm(forms.ModelForm):
-    agent_url = forms.CharField(label="Agent URL", max_length=2048)
+    agent_url = forms.CharField(
+        label="Agent URL", max_length=2048, widget=forms.TextInput(attrs={"size": 60, "style": "width: 28em"})
+    )
 
     class Meta:
         model = MemberAgent
