@@ -27,6 +27,11 @@ NOTE_LIMIT = 2000
 Apply = Callable[[list[TypeChange], str, str], ApplyResult]
 
 
+def tools_seen(change: TypeChange) -> str:
+    """A review's "why": the tools that made the inference."""
+    return ", ".join(change.notes.get("tool_names", [])) or "—"
+
+
 def _next_page(request: HttpRequest) -> str:
     """Where the page that started the action wants to go once it is applied (this site only)."""
     after = request.POST.get("next", "")
@@ -49,17 +54,21 @@ def two_step_action(
     confirm_label: str,
     asks_for_note: bool = False,
     keeps: bool = False,
+    why: Callable[[TypeChange], str] = tools_seen,
+    kept: Sequence[TypeChange] = (),
 ) -> TemplateResponse | HttpResponseRedirect | None:
     if request.POST.get("post") == "yes":
         wanted = set(request.POST.getlist("change"))
         confirmed = [change for change in plan if change.key in wanted]
         gone = len(wanted) - len(confirmed)
+        # Planned but unticked: the staff member chose to leave them out.
+        left_out = len(plan) - len(confirmed)
         note = request.POST.get("note", "").strip()[:NOTE_LIMIT]
         result = apply(confirmed, request.user.get_username(), note)
         model_admin.message_user(
             request,
             f"{counted(len(result.applied), 'agent')} {verb} (run {result.run_id}), "
-            f"{len(result.stale) + gone} stale skipped.",
+            f"{len(result.stale) + gone} stale skipped, {left_out} left out.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(after) if (after := _next_page(request)) else None
@@ -70,7 +79,8 @@ def two_step_action(
         **model_admin.admin_site.each_context(request),
         "title": title,
         "intro": intro,
-        "plan": plan,
+        "rows": [(change, why(change)) for change in plan],
+        "kept": kept,
         "keeps": keeps,
         "asks_for_note": asks_for_note,
         "confirm_label": confirm_label,

@@ -9,17 +9,39 @@ writes exactly that plan through :func:`registry.publish.apply_type_changes`.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import F, Max, Min
 
 from audit.models import Origin, Source, hold_notices
 from members.models import MemberAgent, MemberProfile
-from members.resolve import with_resolution
-from registry.publish import ApplyResult, TypeChange, apply_type_changes
+from members.resolve import Rule, with_resolution
+from registry.publish import ApplyResult, ChangeKind, TypeChange, apply_type_changes
 
 PLAN_CHUNK = 20_000
+
+
+def why(rule: str, *, declared: str | None, inferred: str | None) -> str:
+    """The rule that produced a planned change, in words (pure; tested as a table)."""
+    if rule == Rule.INFERRED:
+        return f"the probe infers {inferred} from what the agent advertises; {inferred} is published"
+    if rule == Rule.UNCONFIRMED:
+        return f"the probe answered with no AdCP tool; declared {declared} is not published"
+    if rule == Rule.BUYING_UNSEEN:
+        return "declared buying, which no probe can see; buying is published"
+    if rule == Rule.REVIEW_KEPT:
+        return "a reviewer kept the published type against the probe's inference"
+    return f"no probe has answered; the declared {declared} is published"
+
+
+def explained(change: TypeChange) -> str:
+    return why(
+        str(change.notes.get("rule", "")),
+        declared=change.declared_type,
+        inferred=change.inferred_type,
+    )
 
 
 @dataclass
@@ -30,9 +52,23 @@ class BackfillPlan:
     profiles_scanned: int = 0
     agents_scanned: int = 0
 
+    # Planned, but left out on purpose (--exclude-demotions, or unticked in the admin).
+    left_out: list[TypeChange] = field(default_factory=list)
+
     @property
     def profiles_with_changes(self) -> int:
         return len({c.member for c in self.changes})
+
+    def kinds(self) -> dict[str, int]:
+        """How many changes of each kind, in ChangeKind's order (kinds with none left out)."""
+        counts = Counter(change.kind for change in self.changes)
+        return {kind.value: counts[kind] for kind in ChangeKind if counts[kind]}
+
+    def without(self, kind: ChangeKind) -> BackfillPlan:
+        """The same plan with the changes of this kind left out (and said so)."""
+        kept = [c for c in self.changes if c.kind != kind]
+        dropped = [c for c in self.changes if c.kind == kind]
+        return replace(self, changes=kept, left_out=[*self.left_out, *dropped])
 
 
 def plan_backfill(

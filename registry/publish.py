@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from audit.models import TypeEvent, record_many
 from registry.models import Agent
+from registry.types import is_known
 
 CHUNK_SIZE = 500
 
@@ -36,6 +37,24 @@ CHUNK_SIZE = 500
 class Decision(models.TextChoices):
     PUBLISH = "publish", "Publish the new type"
     KEEP = "keep", "Keep the published type against the inference"
+
+
+class ChangeKind(models.TextChoices):
+    """What a change does to what the registry tells the world."""
+
+    PROMOTION = "promotion", "promotion (unknown to known)"
+    CORRECTION = "correction", "correction (known to another known)"
+    DEMOTION = "demotion", "demotion (known to unknown)"
+    NONE = "none", "no change of type"
+
+
+def change_kind(old_type: str | None, new_type: str) -> ChangeKind:
+    old_known, new_known = is_known(old_type), is_known(new_type)
+    if old_type == new_type:
+        return ChangeKind.NONE
+    if new_known:
+        return ChangeKind.CORRECTION if old_known else ChangeKind.PROMOTION
+    return ChangeKind.DEMOTION if old_known else ChangeKind.NONE
 
 
 class Drift(models.TextChoices):
@@ -98,6 +117,10 @@ class TypeChange:
     def expected(self) -> AgentState:
         return AgentState(self.old_type, self.inferred_type)
 
+    @property
+    def kind(self) -> ChangeKind:
+        return change_kind(self.old_type, self.new_type)
+
     def drift(self, found: AgentState | None) -> Drift | None:
         return drift(self.expected, found, checks_inference=self.depends_on_inference)
 
@@ -105,6 +128,7 @@ class TypeChange:
         data = asdict(self)
         data["probed_at"] = self.probed_at.isoformat() if self.probed_at else None
         data["notes"] = dict(self.notes)
+        data["kind"] = self.kind.value
         return data
 
     def event(

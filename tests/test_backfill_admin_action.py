@@ -52,7 +52,7 @@ def test_the_second_post_applies_with_the_staff_member_as_actor(reviewer: Client
     rows = TypeReclassification.objects.filter(source="backfill_script")
     assert {(r.member, r.actor) for r in rows} == {("bidcliq", "rita"), ("swivel", "rita")}
     [run_id] = {r.run_id for r in rows}
-    assert f"2 agents reclassified (run {run_id}), 0 stale skipped." in response.content.decode()
+    assert f"2 agents reclassified (run {run_id}), 0 stale skipped, 0 left out." in response.content.decode()
 
 
 def test_a_change_that_went_stale_after_the_preview_is_skipped(reviewer: Client) -> None:

@@ -26,7 +26,7 @@ def test_a_real_run_flips_the_two_agents_under_one_run_id(db: None, capsys: pyte
     [run_id] = {r.run_id for r in rows}
     assert {r.actor for r in rows} == {"ops@example"}
     assert (
-        "WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped, 0 stale rows skipped, "
+        "WRITE: 4 profiles scanned, 2 with type changes, 2 agent rows flipped (2 corrections), 0 stale rows skipped, "
         f"audit run_id {run_id}." in out
     )
     assert published()["https://bidcliq.example.com/mcp"] == "sales"

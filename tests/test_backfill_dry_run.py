@@ -9,6 +9,8 @@ from members.backfill import plan_backfill
 from registry.models import Agent, CapabilitySnapshot
 from tests.backfill_fixtures import frozen, published, upstream_story
 
+WHY = "[correction] the probe infers sales from what the agent advertises; sales is published"
+
 
 def _state() -> tuple[object, ...]:
     return (
@@ -27,9 +29,10 @@ def test_it_shows_exactly_the_two_upstream_flips_and_writes_nothing(
     call_command("backfill_member_agent_types", dry_run=True)
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "bidcliq  https://bidcliq.example.com/mcp  buying -> sales",
-        "swivel  https://swivel.example.com/mcp  buying -> sales",
-        "DRY RUN (no writes): 4 profiles scanned, 2 with type changes, 2 agent rows would flip, 0 stale rows skipped.",
+        f"bidcliq  https://bidcliq.example.com/mcp  buying -> sales  {WHY}",
+        f"swivel  https://swivel.example.com/mcp  buying -> sales  {WHY}",
+        "DRY RUN (no writes): 4 profiles scanned, 2 with type changes, 2 agent rows would flip (2 corrections), "
+        "0 stale rows skipped.",
     ]
     assert _state() == before
 

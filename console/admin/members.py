@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from audit.models import Origin
 from console.twostep import two_step_action
-from members.backfill import BackfillPlan, apply_backfill, plan_backfill
+from members.backfill import BackfillPlan, apply_backfill, explained, plan_backfill
 from members.models import HostQuota, MemberAgent, MemberProfile
 from members.registration import unregister_agents
 from notifications.models import NotificationSettings
@@ -106,7 +106,9 @@ class MemberProfileAdmin(admin.ModelAdmin):
             ),
             verb="reclassified",
             nothing_planned="Nothing to backfill: every selected agent already has its resolved type.",
-            confirm_label=f"Yes, apply {counted(agents, 'change')}",
+            confirm_label="Yes, apply the ticked changes",
+            why=explained,
+            kept=plan.kept_by_review,
         )
 
     @admin.display(description="agents")

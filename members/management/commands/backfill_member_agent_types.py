@@ -6,10 +6,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from members.backfill import BackfillPlan, apply_backfill, plan_backfill
+from members.backfill import BackfillPlan, apply_backfill, explained, plan_backfill
 from members.models import MemberProfile
 from registry.progress import ProgressBar
-from registry.publish import ApplyResult
+from registry.publish import ApplyResult, ChangeKind
+from registry.wording import counted
 
 
 class Command(BaseCommand):
@@ -41,6 +42,11 @@ class Command(BaseCommand):
             metavar="SLUG",
             help="Only these member profiles (repeatable).",
         )
+        parser.add_argument(
+            "--exclude-demotions",
+            action="store_true",
+            help="Leave out every change from a known type to unknown (reported as left out).",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument("--actor", default="", help="Who runs this, for the audit rows (default: $USER).")
 
@@ -58,6 +64,8 @@ class Command(BaseCommand):
         verbosity: int = options["verbosity"]
 
         plan = plan_backfill(profiles, on_progress=ProgressBar(self.stderr, "Planning").update)
+        if options["exclude_demotions"]:
+            plan = plan.without(ChangeKind.DEMOTION)
         over_limit = len(plan.changes) > options["max_flips"]
         if not as_json:
             self._print_plan(plan, verbosity)
@@ -74,6 +82,14 @@ class Command(BaseCommand):
         if not plan.changes:
             self._finish(plan, None, dry_run=False, as_json=as_json, refused=False)
             return
+        demotions = plan.kinds().get(ChangeKind.DEMOTION, 0)
+        if demotions and not options["interactive"]:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"This plan demotes {counted(demotions, 'agent')} to unknown (known type -> unknown); "
+                    "--exclude-demotions leaves them out."
+                )
+            )
         if options["interactive"]:
             if not sys.stdin.isatty():
                 raise CommandError("Refusing to ask for confirmation without a terminal; pass --no-input to apply.")
@@ -94,7 +110,10 @@ class Command(BaseCommand):
 
     def _print_plan(self, plan: BackfillPlan, verbosity: int) -> None:
         for change in plan.changes:
-            line = f"{change.member}  {change.agent_url}  {change.old_type} -> {change.new_type}"
+            line = (
+                f"{change.member}  {change.agent_url}  {change.old_type} -> {change.new_type}  "
+                f"[{change.kind}] {explained(change)}"
+            )
             if verbosity >= 2:
                 probed = change.probed_at.isoformat() if change.probed_at else "never"
                 inferred = change.inferred_type or "nothing"
@@ -104,6 +123,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"kept by review: {change.member}  {change.agent_url}  {change.old_type} (rules say {change.new_type})"
             )
+        for change in plan.left_out:
+            arrow = f"{change.old_type} -> {change.new_type}"
+            self.stdout.write(f"left out: {change.member}  {change.agent_url}  {arrow}  [{change.kind}]")
 
     def _finish(
         self, plan: BackfillPlan, result: ApplyResult | None, *, dry_run: bool, as_json: bool, refused: bool
@@ -118,15 +140,18 @@ class Command(BaseCommand):
             "planned": len(plan.changes),
             "flipped": flipped,
             "stale_skipped": stale,
+            "kinds": plan.kinds(),
             "kept_by_review": len(plan.kept_by_review),
+            "left_out": len(plan.left_out),
             "over_max_flips": refused,
             "run_id": str(result.run_id) if result else None,
         }
         if as_json:
             document = {
                 "summary": summary,
-                "changes": [c.as_dict() for c in plan.changes],
+                "changes": [{**c.as_dict(), "why": explained(c)} for c in plan.changes],
                 "kept_by_review": [c.as_dict() for c in plan.kept_by_review],
+                "left_out": [c.as_dict() for c in plan.left_out],
                 "stale": [{**c.as_dict(), "found_type": found} for c, found in (result.stale if result else [])],
             }
             self.stdout.write(json.dumps(document, indent=2))
@@ -139,12 +164,15 @@ class Command(BaseCommand):
                 )
         mode = "DRY RUN (no writes)" if dry_run else "WRITE"
         count = f"{len(plan.changes)} agent rows would flip" if dry_run else f"{flipped} agent rows flipped"
+        kinds = ", ".join(counted(n, ChangeKind(kind).value) for kind, n in plan.kinds().items())
         line = (
             f"{mode}: {plan.profiles_scanned} profiles scanned, {plan.profiles_with_changes} with type changes, "
-            f"{count}, {stale} stale rows skipped"
+            f"{count}{f' ({kinds})' if kinds else ''}, {stale} stale rows skipped"
         )
         if plan.kept_by_review:
             line += f", {len(plan.kept_by_review)} kept by review"
+        if plan.left_out:
+            line += f", {len(plan.left_out)} left out"
         if result:
             line += f", audit run_id {result.run_id}"
         self.stdout.write(self.style.SUCCESS(line + "."))
