@@ -214,6 +214,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 AGENT_PROBE_NAMESERVERS = env.list("AGENT_PROBE_NAMESERVERS", default=[])
 # Agents per crawl job: probed together under the concurrency limit.
 AGENT_CRAWL_CHUNK_SIZE = env.int("AGENT_CRAWL_CHUNK_SIZE", default=2000)
+# The deadline of each probe of a reprobe started from the admin (seconds).
+AGENT_REPROBE_TIMEOUT = env.float("AGENT_REPROBE_TIMEOUT", default=30.0)
 # A reprobe plan from the admin must be applied within this many seconds of its probes.
 AGENT_REPROBE_PLAN_MAX_AGE = env.int("AGENT_REPROBE_PLAN_MAX_AGE", default=3600)
 # When the scheduled crawl starts (cron syntax, UTC); see config/cron.py.

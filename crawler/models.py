@@ -37,6 +37,9 @@ class ReprobeRun(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     run_id = models.UUIDField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
+    # Progress while probing: agents probed so far, and when probing ended.
+    probed = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -54,20 +57,31 @@ class ReprobeRun(models.Model):
 
     @classmethod
     def start(cls, agent_ids: list[int], *, actor: str) -> ReprobeRun:
-        """Create the run and have a worker probe its agents (inline without Redis).
+        """Create the run and have a worker probe its agents: an RQ worker, or without Redis
+        the project's background thread, never the request that started it.
 
         Raises JobQueueUnavailable (the run is then recorded as failed)."""
-        from config.queues import JobQueueUnavailable
+        from django.db import transaction
+
+        from config.queues import JobQueueUnavailable, jobs_are_inline
+        from crawler.background import run_in_background
         from crawler.jobs import enqueue, run_reprobe
 
-        run = cls.objects.create(created_by=actor, agent_ids=agent_ids)
+        run = cls.objects.create(created_by=actor, agent_ids=agent_ids, timeout=settings.AGENT_REPROBE_TIMEOUT)
+        if jobs_are_inline():
+            transaction.on_commit(lambda: run_in_background(run_reprobe, run.pk))
+            return run
         try:
-            # Probing takes up to the deadline: a worker does it.
             enqueue(run_reprobe, run.pk, job_id=f"reprobe-{run.pk}")
         except JobQueueUnavailable as exc:
             cls.objects.filter(pk=run.pk).update(status=cls.Status.FAILED, error=str(exc))
             raise
         return run
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start to the end of probing (or to now, while probing)."""
+        return ((self.finished_at or timezone.now()) - self.created_at).total_seconds()
 
     def probe(self) -> str:
         """Probe the run's agents and keep the result as a pending plan; a retried job does nothing."""
@@ -84,14 +98,23 @@ class ReprobeRun(models.Model):
                 .select_related("snapshot")
                 .order_by("pk")
             )
-            plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=self.timeout))
+
+            def record_progress(done: int, total: int) -> None:
+                ReprobeRun.objects.filter(pk=self.pk).update(probed=done)
+
+            plan = probe_and_plan(agents, ProbeLimits.from_settings(deadline=self.timeout), on_progress=record_progress)
             ReprobeRun.objects.filter(pk=self.pk, status=self.Status.PROBING).update(
-                status=self.Status.READY, plan=plan.as_dict(), report=ReprobeReport.of(plan).as_dict()
+                status=self.Status.READY,
+                plan=plan.as_dict(),
+                report=ReprobeReport.of(plan).as_dict(),
+                finished_at=timezone.now(),
             )
         except Exception as exc:
             # Whatever went wrong, the run ends in a final state the admin shows.
             ReprobeRun.objects.filter(pk=self.pk).update(
-                status=self.Status.FAILED, error=clean_text(f"{type(exc).__name__}: {exc}", 500)
+                status=self.Status.FAILED,
+                error=clean_text(f"{type(exc).__name__}: {exc}", 500),
+                finished_at=timezone.now(),
             )
             raise
         return self.Status.READY

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.db import models
 from django.db.models import Q
 
 from audit.models import Origin, Source
@@ -28,18 +29,21 @@ from probe import ProbeLimits, ProbeResult, ProbeTarget, iter_probe_batches
 from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot
 from registry.publish import AgentState, Drift, drift
+from registry.types import is_known
 
 UNREACHABLE_KINDS = frozenset({ProbeErrorKind.DNS, ProbeErrorKind.CONNECT})
 SAMPLE_SIZE = 10
-SLOWEST = 5
+SLOWEST = 10
+TIMED_OUT_LISTED = 50
 
 
-class Classification:
-    CLASSIFIED = "classified"
-    STILL_UNKNOWN = "still_unknown"
-    PROBE_FAILED = "probe_failed"
-    DNS_FAILED = "dns_failed"
-    AUTH_REQUIRED = "auth_required"
+class Classification(models.TextChoices):
+    CLASSIFIED = "classified", "newly classified"
+    UNCHANGED = "unchanged", "answered; its published type stays"
+    STILL_UNKNOWN = "still_unknown", "answered; still unknown"
+    PROBE_FAILED = "probe_failed", "probe failed"
+    DNS_FAILED = "dns_failed", "DNS or connect failed"
+    AUTH_REQUIRED = "auth_required", "behind a login"
 
 
 @dataclass
@@ -67,7 +71,12 @@ class ReprobeEntry:
                 if self.result.error_kind in UNREACHABLE_KINDS
                 else Classification.PROBE_FAILED
             )
-        return Classification.CLASSIFIED if self.inferred_after else Classification.STILL_UNKNOWN
+        if self.inferred_after and self.inferred_after != self.inferred_before:
+            return Classification.CLASSIFIED
+        # "Still unknown" is for agents the registry publishes as unknown.
+        if not self.inferred_after and not is_known(self.stored_type):
+            return Classification.STILL_UNKNOWN
+        return Classification.UNCHANGED
 
     @property
     def expected(self) -> AgentState:
@@ -209,6 +218,7 @@ def apply_reprobe(
 class ReprobeReport:
     scanned: int = 0
     classified: Counter[str] = field(default_factory=Counter)
+    unchanged: int = 0
     still_unknown: int = 0
     still_unknown_sample: list[str] = field(default_factory=list)
     probe_failed: Counter[str] = field(default_factory=Counter)
@@ -218,6 +228,8 @@ class ReprobeReport:
     skipped: int = 0
     elapsed: float = 0.0
     slowest: list[tuple[str, float]] = field(default_factory=list)
+    # Agents whose probe ran out its deadline, by URL (the first TIMED_OUT_LISTED).
+    timed_out: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, plan: ReprobePlan) -> ReprobeReport:
@@ -227,8 +239,12 @@ class ReprobeReport:
                 report.skipped += 1
                 continue
             kind = entry.classification
+            if entry.result.error_kind == ProbeErrorKind.TIMEOUT and len(report.timed_out) < TIMED_OUT_LISTED:
+                report.timed_out.append(entry.url)
             if kind == Classification.CLASSIFIED:
                 report.classified[entry.inferred_after or ""] += 1
+            elif kind == Classification.UNCHANGED:
+                report.unchanged += 1
             elif kind == Classification.STILL_UNKNOWN:
                 report.still_unknown += 1
                 if len(report.still_unknown_sample) < SAMPLE_SIZE:
@@ -249,6 +265,7 @@ class ReprobeReport:
         return {
             "scanned": self.scanned,
             "classified": dict(self.classified),
+            "unchanged": self.unchanged,
             "still_unknown": self.still_unknown,
             "still_unknown_sample": self.still_unknown_sample,
             "probe_failed": dict(self.probe_failed),
@@ -258,6 +275,7 @@ class ReprobeReport:
             "skipped": self.skipped,
             "elapsed": round(self.elapsed, 3),
             "slowest": [{"url": url, "elapsed": elapsed} for url, elapsed in self.slowest],
+            "timed_out": self.timed_out,
         }
 
     def lines(self) -> list[str]:
@@ -267,6 +285,7 @@ class ReprobeReport:
         lines = [
             f"scanned: {self.scanned}",
             f"newly classified: {sum(self.classified.values())} ({counts(self.classified)})",
+            f"answered, published type stays: {self.unchanged}",
             f"still unknown: {self.still_unknown}",
             *[f"  {url}" for url in self.still_unknown_sample],
             f"probe failed: {sum(self.probe_failed.values())} ({counts(self.probe_failed)})",
@@ -275,6 +294,8 @@ class ReprobeReport:
             f"preserved (earlier snapshot kept): {self.preserved}",
             f"skipped (classified meanwhile): {self.skipped}",
             f"elapsed: {self.elapsed:.1f} s",
+            f"timed out: {len(self.timed_out)}",
+            *[f"  {url}" for url in self.timed_out],
             "slowest probes:",
             *[f"  {elapsed:.2f} s  {url}" for url, elapsed in self.slowest],
         ]

@@ -1,5 +1,6 @@
 """The admin's "Reprobe selected agents…": probe in a job, review, apply without probing again."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ CHANGELIST = "admin:registry_agent_changelist"
 
 
 @pytest.fixture
-def reviewer(client: Client, db: None) -> Client:
+def reviewer(client: Client, transactional_db: None) -> Client:
     client.force_login(
         make_staff(
             "rita", superuser=False, permissions=("view_agent", "change_agent", "view_reproberun", "reprobe_agents")
@@ -26,19 +27,29 @@ def reviewer(client: Client, db: None) -> Client:
 
 
 @pytest.fixture
-def counted_agent(db: None, hostile: str) -> Agent:
+def counted_agent(transactional_db: None, hostile: str) -> Agent:
     agent = make_agent(f"{hostile}/counted")
     make_snapshot(agent, None, ["ping"])
     return agent
 
 
 def _start(client: Client, agent: Agent) -> ReprobeRun:
-    with override_settings(REDIS_URL=""):  # the job runs inline
+    with override_settings(REDIS_URL=""):  # the project's background thread probes
         response = client.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [agent.pk]})
     run = ReprobeRun.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse(
         "admin:crawler_reproberun_change", args=[run.pk]
     )
+    return _probed(run)
+
+
+def _probed(run: ReprobeRun, within: float = 30.0) -> ReprobeRun:
+    """The run once its probes are done, as the refreshing run page waits for it."""
+    give_up = time.monotonic() + within
+    while run.status == ReprobeRun.Status.PROBING and time.monotonic() < give_up:
+        time.sleep(0.1)
+        run.refresh_from_db()
+    assert run.status != ReprobeRun.Status.PROBING, "the reprobe never finished"
     return run
 
 
@@ -117,3 +128,23 @@ def test_a_dead_redis_is_reported_not_a_500(reviewer: Client, counted_agent: Age
     assert response.status_code == 200
     assert "Could not start the reprobe" in response.content.decode()
     assert ReprobeRun.objects.get().status == "failed"
+
+
+@override_settings(REDIS_URL="", AGENT_REPROBE_TIMEOUT=10.0)
+def test_a_reprobe_never_holds_the_request_and_its_page_reports_the_silent_agent(
+    reviewer: Client, hostile: str
+) -> None:
+    silent = make_agent(f"{hostile}/never")
+    began = time.monotonic()
+    response = reviewer.post(reverse(CHANGELIST), {"action": "reprobe_selected", "_selected_action": [silent.pk]})
+    assert time.monotonic() - began < 1.0  # the probe's 10 s are the background thread's
+    page_url = response["Location"]
+    first = reviewer.get(page_url).content.decode()
+    assert "Probing" in first and "Probed 0 of 1" in first and 'http-equiv="refresh"' in first
+    give_up = time.monotonic() + 30
+    while "Ready for review" not in (page := reviewer.get(page_url).content.decode()):
+        assert time.monotonic() < give_up, "the run page never reported the reprobe done"
+        time.sleep(0.5)
+    timed_out = page[page.index('id="reprobe-timed-out"') :]
+    assert timed_out.startswith('id="reprobe-timed-out">1<br>' + silent.url)
+    assert 'http-equiv="refresh"' not in page

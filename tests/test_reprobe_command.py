@@ -66,7 +66,8 @@ def test_a_real_run_classifies_promotes_and_counts_failures_apart(
     assert report["auth_required"] == 1  # a login wall, counted apart from failures
     assert report["dns_failed"] == {"dns": 1, "connect": 1}
     assert report["preserved"] == 1
-    assert len(report["slowest"]) == 5 and report["slowest"][0]["url"] == unknowns["timeout"].url
+    assert len(report["slowest"]) == 6 and report["slowest"][0]["url"] == unknowns["timeout"].url
+    assert report["timed_out"] == [unknowns["timeout"].url]
 
     sales = Agent.objects.get(pk=unknowns["now_sales"].pk)
     assert sales.type == "sales"
@@ -101,6 +102,7 @@ def test_json_report_shape_is_stable(unknowns: dict[str, Agent], capsys: pytest.
     assert set(document["report"]) == {
         "scanned",
         "classified",
+        "unchanged",
         "still_unknown",
         "still_unknown_sample",
         "probe_failed",
@@ -110,6 +112,7 @@ def test_json_report_shape_is_stable(unknowns: dict[str, Agent], capsys: pytest.
         "skipped",
         "elapsed",
         "slowest",
+        "timed_out",
     }
     assert document["report"]["scanned"] == 2 and document["applied"] is None
 
