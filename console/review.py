@@ -49,7 +49,7 @@ def agent_evidence(agent: Agent) -> dict[str, Any]:
             if snapshot is not None and snapshot.probed_at
             else ""
         ),
-        "tools": snapshot.tools if snapshot is not None else [],
+        "tools": _tools(snapshot),
         "history": history[:HISTORY_SHOWN],
         "more_history": len(history) > HISTORY_SHOWN,
         "history_url": f"{history_url}?{urlencode({'agent_url': agent.url, 'applied': 'all'})}",
@@ -59,3 +59,12 @@ def agent_evidence(agent: Agent) -> dict[str, Any]:
         "deliveries": Delivery.objects.filter(notice__agent_url=agent.url).count(),
         "deliveries_url": f"{reverse('admin:notifications_delivery_changelist')}?{urlencode({'q': agent.url})}",
     }
+
+
+def _tools(snapshot: CapabilitySnapshot | None) -> list[dict[str, str]]:
+    """The advertised tools, both lists in one query (listings defer them); older
+    snapshots kept the names only."""
+    if snapshot is None:
+        return []
+    tools, names = CapabilitySnapshot.objects.filter(pk=snapshot.pk).values_list("tools", "tool_names").get()
+    return tools or [{"name": name} for name in names]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db import models
+from django.db.models import Case, Count, Min, Q, QuerySet, Value, When
 
 from probe.vocabulary import ProbeErrorKind
 from registry.models import Agent
@@ -49,3 +50,39 @@ def in_crawl_order(agents: QuerySet[Agent]) -> QuerySet[Agent]:
     """
     timed_out = Case(When(snapshot__error_kind=ProbeErrorKind.TIMEOUT, then=Value(0)), default=Value(1))
     return agents.annotate(timed_out_last_time=timed_out).order_by("timed_out_last_time", "pk")
+
+
+class NotDue(models.TextChoices):
+    """Why the schedule leaves an agent out, first reason first."""
+
+    PAUSED = "paused", "paused"
+    UNREGISTERED = "unregistered", "registered by no member"
+    GIVEN_UP = "given_up", "given up (unreachable or unclassifiable)"
+    BACKING_OFF = "backing_off", "backing off (still unknown)"
+    RECENT = "recent", "attempted in the last AGENT_CRAWL_MIN_INTERVAL"
+
+
+def not_due(now: datetime) -> tuple[dict[str, int], datetime | None]:
+    """How many agents the schedule leaves out, by their first reason, and when the
+    first backing-off agent is due again (one query)."""
+    recently = now - timedelta(seconds=settings.AGENT_CRAWL_MIN_INTERVAL)
+    unknown = Q(type=AgentType.UNKNOWN) & Q(snapshot__isnull=False)
+    reason = Case(
+        When(monitoring_paused=True, then=Value(NotDue.PAUSED.value)),
+        When(unregistered_at__isnull=False, then=Value(NotDue.UNREGISTERED.value)),
+        When(unknown & ~Q(snapshot__terminal_state=""), then=Value(NotDue.GIVEN_UP.value)),
+        When(unknown & Q(snapshot__next_probe_after__gt=now), then=Value(NotDue.BACKING_OFF.value)),
+        When(snapshot__last_attempt_at__gt=recently, then=Value(NotDue.RECENT.value)),
+        default=Value(""),
+        output_field=models.CharField(),
+    )
+    rows = (
+        Agent.objects.annotate(not_due=reason)
+        .exclude(not_due="")
+        .values("not_due")
+        .annotate(n=Count("pk"), due_again=Min("snapshot__next_probe_after"))
+        .order_by()
+    )
+    counts = {row["not_due"]: row["n"] for row in rows}
+    due_again = next((row["due_again"] for row in rows if row["not_due"] == NotDue.BACKING_OFF), None)
+    return {reason.value: counts[reason.value] for reason in NotDue if reason.value in counts}, due_again
