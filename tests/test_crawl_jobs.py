@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
@@ -14,7 +15,7 @@ from redis import Redis
 
 from audit.models import TypeReclassification
 from crawler import jobs
-from crawler.selection import due_for_crawl
+from crawler.selection import due_for_crawl, not_due
 from registry.models import Agent, CapabilitySnapshot
 from tests.factories import make_agent
 
@@ -251,3 +252,33 @@ def test_an_agent_paused_while_its_chunk_waits_in_the_queue_is_not_probed(
     assert CapabilitySnapshot.objects.count() == 15
     assert not CapabilitySnapshot.objects.filter(agent=paused).exists()
     assert not TypeReclassification.objects.filter(agent_url=paused.url).exclude(source="member_write").exists()
+
+
+def test_a_second_crawl_says_why_nothing_was_due_and_all_probes_them_anyway(
+    demo_registry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("crawl_agents", sync=True, timeout=1.0)
+    first = capsys.readouterr().out
+    assert "not due" not in first  # the first crawl of the demo takes every agent
+    call_command("crawl_agents", sync=True, timeout=1.0)
+    second = capsys.readouterr().out
+    assert "0 probed" in second
+    assert "16 agents not due: 16 attempted in the last 30 minutes." in second
+    assert "--all probes the registered, unpaused ones anyway" in second
+    cache.clear()  # the manual-probe limit of the first two crawls' agents is not in play here
+    call_command("crawl_agents", "--all", sync=True, timeout=1.0)
+    assert "16 probed" in capsys.readouterr().out
+
+
+def test_not_due_names_each_reason(db: None) -> None:
+    now = timezone.now()
+    make_agent("https://paused.example.com/mcp", monitoring_paused=True)
+    backing = make_agent("https://backing.example.com/mcp")
+    CapabilitySnapshot.objects.create(agent=backing, next_probe_after=now + timedelta(days=2), unknown_attempts=2)
+    gone = make_agent("https://gone.example.com/mcp")
+    CapabilitySnapshot.objects.create(agent=gone, terminal_state="unreachable")
+    lately = make_agent("https://lately.example.com/mcp", type="sales")
+    CapabilitySnapshot.objects.create(agent=lately, last_attempt_at=now - timedelta(minutes=5))
+    counts, due_again = not_due(now)
+    assert counts == {"paused": 1, "given_up": 1, "backing_off": 1, "recent": 1}
+    assert due_again == CapabilitySnapshot.objects.get(agent=backing).next_probe_after
