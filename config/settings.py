@@ -37,7 +37,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_rq",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -49,6 +48,8 @@ INSTALLED_APPS = [
     "credentials",
     "crawler",
     "demo",
+    # After crawler, whose rqcron (the same, checking Redis first) takes its place.
+    "django_rq",
 ]
 
 MIDDLEWARE = [

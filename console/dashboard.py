@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from audit.models import Source, TypeReclassification
+from config.queues import jobs_are_inline
 from crawler.models import CrawlChunk
 from registry.models import Agent, CapabilitySnapshot
 from registry.types import AgentType, TerminalState
@@ -81,4 +82,6 @@ def dashboard_context() -> dict[str, Any]:
         "terminal": [(state.value, state.label, terminal_counts.get(state.value, 0)) for state in TerminalState],
         "events": events_by_day(),
         "last_crawl": CrawlChunk.objects.last_run(),
+        # django-rq's pages would show the queues of a Redis this registry does not use.
+        "job_queues": not jobs_are_inline(),
     }

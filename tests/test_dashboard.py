@@ -1,7 +1,7 @@
 import uuid
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from crawler.jobs import crawl_chunk
 from crawler.models import CrawlChunk
@@ -45,3 +45,11 @@ def test_the_dashboard_is_staff_only(client: Client, db: None) -> None:
 def test_the_admin_index_links_to_it(staff: Client) -> None:
     page = staff.get("/admin/").content.decode()
     assert 'href="/admin/dashboard/"' in page
+
+
+@pytest.mark.parametrize("redis_url, linked", [("", False), ("redis://127.0.0.1:6379/15", True)])
+def test_the_job_queue_link_is_there_only_with_queues(staff: Client, redis_url: str, linked: bool) -> None:
+    with override_settings(REDIS_URL=redis_url):
+        page = staff.get("/admin/dashboard/").content.decode()
+    assert ("/admin/django-rq/" in page) == linked
+    assert ('id="no-job-queues"' in page) != linked

@@ -59,3 +59,22 @@ def test_seed_demo_refuses_a_bad_fleet_url(db: None, bad: str) -> None:
 
     with pytest.raises(CommandError, match="--fleet-url"):
         call_command("seed_demo", fleet_url=bad)
+
+
+@pytest.mark.parametrize(
+    "redis_url, says",
+    [("redis://127.0.0.1:1/0", "The scheduler cannot start: Redis is unavailable"), ("", "REDIS_URL is not set")],
+)
+def test_the_scheduler_fails_in_one_clean_line_without_redis(redis_url: str, says: str) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "REDIS_URL": redis_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "rqcron", "config.cron"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if not line.startswith("AXES")]
+    assert line.startswith("CommandError: ") and says in line
