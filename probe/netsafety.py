@@ -15,6 +15,7 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import AsyncResolver
 
@@ -141,3 +142,16 @@ def check_url_target(url: str, policy: AddressPolicy) -> None:
         return
     for info in infos:
         policy.check(str(info[4][0]))
+
+
+def strangers_session(connector: aiohttp.TCPConnector, user_agent: str) -> aiohttp.ClientSession:
+    """A session for talking to strangers' servers: no cookies kept, no proxy or
+    credentials from the environment, no session-wide timeout (each caller sets its
+    own total deadline), the connector's checked resolver pinning every address."""
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": user_agent},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),
+        trust_env=False,
+    )

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp.resolver import AsyncResolver
 from yarl import URL
 
-from probe.netsafety import AddressPolicy, BlockedAddressError, SafeResolver, ip_literal
+from probe.netsafety import AddressPolicy, BlockedAddressError, SafeResolver, ip_literal, strangers_session
 
 USER_AGENT = "AdCP-Agent-Registry-Webhooks/1.0"
 
@@ -61,13 +61,7 @@ async def _post_all(posts: Sequence[Post], limits: OutboundLimits) -> list[Poste
     slots = asyncio.Semaphore(limits.concurrency)
     try:
         connector = aiohttp.TCPConnector(limit=0, resolver=resolver, force_close=True)
-        async with aiohttp.ClientSession(
-            connector=connector,
-            headers={"User-Agent": USER_AGENT},
-            cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=None),
-            trust_env=False,
-        ) as session:
+        async with strangers_session(connector, USER_AGENT) as session:
 
             async def one(post: Post) -> Posted:
                 async with slots:

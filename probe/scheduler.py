@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp.resolver import AsyncResolver
 
 from probe.limits import ProbeLimits
-from probe.netsafety import SafeResolver
+from probe.netsafety import SafeResolver, strangers_session
 from probe.prober import Prober
 from probe.result import ProbeResult
 from probe.target import ProbeTarget
@@ -58,13 +58,7 @@ async def _probe_all(
     )
     active = asyncio.Semaphore(limits.concurrency)
     slow = asyncio.Semaphore(limits.concurrency * limits.slow_pool_factor)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        headers={"User-Agent": USER_AGENT},
-        cookie_jar=aiohttp.DummyCookieJar(),
-        timeout=aiohttp.ClientTimeout(total=None),
-        trust_env=False,
-    ) as session:
+    async with strangers_session(connector, USER_AGENT) as session:
         prober = Prober(session, limits)
 
         async def probe_slotted(target: ProbeTarget) -> ProbeResult:
