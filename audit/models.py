@@ -212,6 +212,8 @@ class NoticeKind(models.TextChoices):
     URL_MERGED = "url_merged", "Spellings of the endpoint merged"
     GIVEN_UP = "given_up", "No longer probed: given up"
     AUTH_REQUIRED = "auth_required", "Behind a login: needs credentials"
+    WENT_OFFLINE = "went_offline", "Stopped answering: three probes in a row failed"
+    BACK_ONLINE = "back_online", "Answers again"
 
 
 _KIND_BY_SOURCE = {

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from crawler.liveness import agent_liveness
 from crawler.manual import RateLimiterUnavailable, claim_manual_probe
 from crawler.policy import Action, apply_probe_results
 from crawler.remembered import route_of
@@ -20,7 +23,10 @@ from credentials.sealing import credentials_for, record_use
 from members.access import agent_for_owner
 from probe import ProbeLimits, ProbeTarget, run_probes
 from probe.netsafety import BlockedAddressError, check_url_target
+from registry.api import PublicAgentSerializer
+from registry.canonical import canonicalize_agent_url
 from registry.models import CapabilitySnapshot
+from registry.public import public_agents
 
 
 class ServiceUnavailable(APIException):
@@ -81,3 +87,28 @@ class AgentRefresh(APIView):
             "elapsed": round(result.elapsed, 3),
         }
         return Response(body, status=status.HTTP_502_BAD_GATEWAY if outcome.error_kind else status.HTTP_200_OK)
+
+
+class AgentDetail(APIView):
+    """``GET /api/registry/agents/<percent-encoded url>``: one public agent, with its liveness."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="One public agent, with its uptime and latency from the probe history")
+    def get(self, request: Request, url: str) -> Response:
+        try:
+            canonical = canonicalize_agent_url(url)
+        except ValidationError as exc:
+            raise ParseError(f"Not an agent URL: {exc.messages[0]}") from None
+        agent = public_agents().filter(url=canonical).first()
+        if agent is None:
+            raise NotFound("No public agent is registered at this URL.")
+        snapshot = getattr(agent, "snapshot", None)
+        body = dict(PublicAgentSerializer(agent).data)
+        body["liveness"] = agent_liveness(
+            agent.pk,
+            snapshot.failure_streak if snapshot else 0,
+            snapshot.last_ok_at if snapshot else None,
+            timezone.now(),
+        )
+        return Response(body)

@@ -156,6 +156,28 @@ class ReprobeRun(models.Model):
         return applied
 
 
+class ProbeRecord(models.Model):
+    """One probe of one agent, as the history keeps it: compact, written in bulk with its batch."""
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="probe_records")
+    probed_at = models.DateTimeField()
+    # "ok", or the probe's error kind.
+    outcome = models.CharField(max_length=32)
+    latency_ms = models.PositiveIntegerField()
+    transport = models.CharField(max_length=24, blank=True, default="")
+    protocol_version = models.CharField(max_length=32, blank=True, default="")
+    tool_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agent", "-probed_at"], name="probe_agent_time_idx"),
+            models.Index(fields=["probed_at"], name="probe_time_idx"),  # pruning by age
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} at {self.probed_at:%Y-%m-%d %H:%M}: {self.outcome}"
+
+
 class CrawlCount(models.TextChoices):
     """What a crawl counts: the job records each in its chunk, the summary line and the dashboard show them."""
 

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from audit.models import Notice, NoticeKind, Source, TypeEvent, record_many, write_notices
 from crawler.classify import NOTHING_INFERRED, Inference, infer
-from crawler.models import CrawlCount
+from crawler.liveness import ANSWERED, OK, summaries, transition
+from crawler.models import CrawlCount, ProbeRecord
 from probe import ProbeResult
 from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 from registry.models import Agent, CapabilitySnapshot
@@ -63,6 +64,10 @@ SNAPSHOT_FIELDS = [
     "disagreement_key",
     "disagreement_since",
     "recorded_disagreements",
+    "failure_streak",
+    "last_ok_at",
+    "uptime_7d",
+    "latency_p50_ms",
     "inferred_from",
 ]
 
@@ -233,8 +238,10 @@ class Evaluation:
     changed_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
     # Planned results not applied because their agent moved since the plan.
     stale: dict[int, Drift] = field(default_factory=dict)
-    # Events that are not type changes: an agent given up, or found behind a login.
+    # Events that are not type changes: an agent given up, found behind a login, gone offline or back.
     notices: list[Notice] = field(default_factory=list)
+    # The probe history's rows of this batch.
+    records: list[ProbeRecord] = field(default_factory=list)
 
     def extend(self, other: Evaluation) -> None:
         self.outcomes += other.outcomes
@@ -245,6 +252,7 @@ class Evaluation:
         self.changed_snapshots += other.changed_snapshots
         self.stale.update(other.stale)
         self.notices += other.notices
+        self.records += other.records
 
 
 @dataclass(frozen=True)
@@ -293,6 +301,8 @@ def _evaluate_one(
 ) -> None:
     """The policy for one agent, in DESIGN.md's order: infer, decide, then what follows."""
     was_given_up, was_walled = bool(snapshot.terminal_state), snapshot.auth_required
+    availability = _record_availability(snapshot, result, run.now)
+    evaluation.records.append(_record(agent, result, run.now))
     inference = infer(result.tool_names, result.adcp_protocols) if result.ok else NOTHING_INFERRED
     recorded = _recent_disagreements(snapshot, run.now)
     decision = decide(agent.type, inference.type, snapshot.disagreement_key, answered=result.ok, recorded=recorded)
@@ -301,6 +311,15 @@ def _evaluate_one(
     _update_disagreement(snapshot, decision, run.now)
     _update_backoff(snapshot, new_type, result, run.now)
     evaluation.notices += _news(agent, snapshot, result, was_given_up=was_given_up, was_walled=was_walled)
+    if availability:
+        evaluation.notices.append(
+            Notice(
+                kind=availability,
+                agent_url=agent.url,
+                member=_member(agent),
+                payload={"failure_streak": snapshot.failure_streak, "error_kind": result.error_kind},
+            )
+        )
     if decision.action == Action.PROMOTED:
         evaluation.promotions.append(_promotion(agent, new_type, inference, result, run))
     elif decision.action == Action.DISAGREEMENT:
@@ -321,6 +340,28 @@ def _evaluate_one(
 def _recent_disagreements(snapshot: CapabilitySnapshot, now: datetime) -> dict[str, str]:
     since = (now - DISAGREEMENT_WINDOW).isoformat()
     return {key: at for key, at in (snapshot.recorded_disagreements or {}).items() if at >= since}
+
+
+def _record(agent: Agent, result: ProbeResult, now: datetime) -> ProbeRecord:
+    return ProbeRecord(
+        agent_id=agent.pk,
+        probed_at=now,
+        outcome=result.error_kind or OK,
+        latency_ms=round(result.elapsed * 1000),
+        transport=result.transport,
+        protocol_version=result.protocol_version[:32],
+        tool_count=len(result.tool_names),
+    )
+
+
+def _record_availability(snapshot: CapabilitySnapshot, result: ProbeResult, now: datetime) -> str:
+    """Update the streak and the last answer; the availability event this probe makes, if any."""
+    answered = (result.error_kind or OK) in ANSWERED
+    event = transition(snapshot.failure_streak, snapshot.last_ok_at is not None, answered)
+    snapshot.failure_streak = 0 if answered else snapshot.failure_streak + 1
+    if answered:
+        snapshot.last_ok_at = now
+    return event
 
 
 def _update_disagreement(snapshot: CapabilitySnapshot, decision: TypeDecision, now: datetime) -> None:
@@ -462,6 +503,10 @@ def _apply_batch(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evalu
     with transaction.atomic():
         agents, snapshots = _load([agent_id for agent_id, _ in results], lock=True)
         evaluation = _evaluate(agents, snapshots, results, run)
+        figures = summaries(list(evaluation.found), run.now, evaluation.records)
+        for snapshot in (*evaluation.new_snapshots, *evaluation.changed_snapshots):
+            snapshot.uptime_7d, snapshot.latency_p50_ms = figures.get(snapshot.agent_id, (None, None))
+        ProbeRecord.objects.bulk_create(evaluation.records)
         CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
         if evaluation.changed_snapshots:
             CapabilitySnapshot.objects.bulk_update(evaluation.changed_snapshots, SNAPSHOT_FIELDS, batch_size=500)

@@ -29,6 +29,8 @@ DEFAULT_EMAIL_KINDS = (
     NoticeKind.KEPT,
     NoticeKind.GIVEN_UP,
     NoticeKind.AUTH_REQUIRED,
+    NoticeKind.WENT_OFFLINE,
+    NoticeKind.BACK_ONLINE,
 )
 
 

@@ -54,6 +54,8 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     transport = serializers.SerializerMethodField()
     protocol_version = serializers.SerializerMethodField()
     endpoint = serializers.SerializerMethodField()
+    uptime_7d = serializers.SerializerMethodField()
+    latency_p50_ms = serializers.SerializerMethodField()
 
     class Meta:
         model = Agent
@@ -74,7 +76,19 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             "transport",
             "protocol_version",
             "endpoint",
+            "uptime_7d",
+            "latency_p50_ms",
         ]
+
+    def get_uptime_7d(self, agent: Agent) -> float | None:
+        """The share of the last 7 days' probes that got an answer (null with none)."""
+        snapshot = self._snapshot(agent)
+        return snapshot.uptime_7d if snapshot else None
+
+    def get_latency_p50_ms(self, agent: Agent) -> int | None:
+        """The median time to the answer that decided, over the last 7 days."""
+        snapshot = self._snapshot(agent)
+        return snapshot.latency_p50_ms if snapshot else None
 
     def get_display_name(self, agent: Agent) -> str:
         return agent.registration.display_name or agent.name or agent.url

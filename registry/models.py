@@ -155,6 +155,12 @@ class CapabilitySnapshot(models.Model):
     # The last attempt met a login wall (auth_required or auth_failed).
     auth_required = models.BooleanField(default=False, db_index=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Liveness, from the probe history (crawler.liveness): consecutive probes without
+    # an answer, the last answer, and the 7-day figures the listings show.
+    failure_streak = models.PositiveIntegerField(default=0)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    uptime_7d = models.FloatField(null=True, blank=True)
+    latency_p50_ms = models.PositiveIntegerField(null=True, blank=True)
     unknown_attempts = models.PositiveIntegerField(default=0)
     next_probe_after = models.DateTimeField(null=True, blank=True, db_index=True)
     terminal_state = models.CharField(max_length=32, choices=TerminalState.choices, blank=True, default="")

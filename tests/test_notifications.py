@@ -191,6 +191,8 @@ def test_owners_choose_what_reaches_them_by_email(db: None, owned: tuple[MemberP
         "kept",
         "given_up",
         "auth_required",
+        "went_offline",
+        "back_online",
     ]
     _promote(profile)  # a promotion is not among the defaults
     mail.outbox.clear()

@@ -87,6 +87,8 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
             "transport": None,
             "protocol_version": None,
             "endpoint": None,
+            "uptime_7d": None,  # no probe in its history
+            "latency_p50_ms": None,
         }
     ]
     assert document["results"][0]["last_probed_at"].startswith("20")

@@ -1,0 +1,101 @@
+"""Is an agent up, how often, how fast: computed from the probe history (``ProbeRecord``).
+
+An agent behind a login answered: only a probe that got no answer counts as down.
+Three failed probes in a row after an answer make it offline (an event owners hear
+of), the next answer brings it back. Small pure functions, tested as tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from crawler.models import ProbeRecord
+from probe.vocabulary import AUTH_ERROR_KINDS
+
+OK = "ok"
+ANSWERED = frozenset({OK, *AUTH_ERROR_KINDS})
+OFFLINE_AFTER = 3
+SUMMARY_WINDOW = timedelta(days=7)
+HISTORY_DAYS = 30
+
+# (when, outcome, latency in ms)
+Probe = tuple[datetime, str, int]
+
+
+def percentile(values: Sequence[int], share: float) -> int | None:
+    """The nearest-rank percentile (``share`` of 0.5 is the median); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def uptime(probes: Iterable[Probe], since: datetime) -> float | None:
+    """The share of the probes since then that got an answer; None with no probe."""
+    outcomes = [outcome for when, outcome, _ in probes if when >= since]
+    return round(sum(o in ANSWERED for o in outcomes) / len(outcomes), 4) if outcomes else None
+
+
+def answered_latencies(probes: Iterable[Probe], since: datetime) -> list[int]:
+    return [latency for when, outcome, latency in probes if when >= since and outcome in ANSWERED]
+
+
+def transition(streak_before: int, ever_answered: bool, answered: bool) -> str:
+    """What one probe did to an agent's availability: "went_offline", "back_online" or ""."""
+    was_offline = ever_answered and streak_before >= OFFLINE_AFTER
+    if answered:
+        return "back_online" if was_offline else ""
+    return "went_offline" if ever_answered and streak_before + 1 == OFFLINE_AFTER else ""
+
+
+def summaries(agent_ids: Sequence[int], now: datetime, fresh: Iterable[ProbeRecord]) -> dict[int, tuple[Any, Any]]:
+    """Each agent's 7-day uptime and median latency, from what is stored and this batch's rows (one query)."""
+    since = now - SUMMARY_WINDOW
+    probes: defaultdict[int, list[Probe]] = defaultdict(list)
+    stored = ProbeRecord.objects.filter(agent_id__in=list(agent_ids), probed_at__gte=since)
+    for agent_id, when, outcome, latency in stored.values_list("agent_id", "probed_at", "outcome", "latency_ms"):
+        probes[agent_id].append((when, outcome, latency))
+    for record in fresh:
+        probes[record.agent_id].append((record.probed_at, record.outcome, record.latency_ms))
+    return {
+        agent_id: (uptime(probes[agent_id], since), percentile(answered_latencies(probes[agent_id], since), 0.5))
+        for agent_id in agent_ids
+    }
+
+
+def agent_liveness(agent_id: int, failure_streak: int, last_ok_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """The detail endpoint's ``liveness`` (one query over the agent's last 30 days)."""
+    start = now - timedelta(days=HISTORY_DAYS)
+    probes: list[Probe] = list(
+        ProbeRecord.objects.filter(agent_id=agent_id, probed_at__gte=start)
+        .order_by("probed_at")
+        .values_list("probed_at", "outcome", "latency_ms")
+    )
+    week = now - SUMMARY_WINDOW
+    by_day: defaultdict[date, list[Probe]] = defaultdict(list)
+    for probe in probes:
+        by_day[probe[0].date()].append(probe)
+    today = now.date()
+    days = [today - timedelta(days=offset) for offset in range(HISTORY_DAYS - 1, -1, -1)]
+    return {
+        "uptime_24h": uptime(probes, now - timedelta(hours=24)),
+        "uptime_7d": uptime(probes, week),
+        "uptime_30d": uptime(probes, start),
+        "latency_p50_ms": percentile(answered_latencies(probes, week), 0.5),
+        "latency_p95_ms": percentile(answered_latencies(probes, week), 0.95),
+        "failure_streak": failure_streak,
+        "last_ok_at": last_ok_at,
+        "daily": [
+            {
+                "date": day,
+                "probes": len(by_day[day]),
+                "ok": sum(outcome in ANSWERED for _, outcome, _ in by_day[day]),
+                "latency_p50_ms": percentile([lat for _, o, lat in by_day[day] if o in ANSWERED], 0.5),
+            }
+            for day in days
+        ],
+    }
