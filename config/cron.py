@@ -4,9 +4,14 @@ from django.conf import settings
 from rq import cron
 
 from crawler.jobs import CRAWL_QUEUE, scheduled_crawl
+from crawler.liveness import maintain_probe_history
 from notifications.delivery import DELIVERY_JOB_TIMEOUT, NOTIFICATIONS_QUEUE, deliver_notifications, staff_digest
 
 cron.register(scheduled_crawl, CRAWL_QUEUE, cron=settings.AGENT_CRAWL_CRON, job_timeout=300, name="crawl-agents")
+# Yesterday's rollup of the probe history, then raw rows past 30 days and days past 400 pruned.
+cron.register(
+    maintain_probe_history, CRAWL_QUEUE, cron=settings.PROBE_HISTORY_CRON, job_timeout=1800, name="probe-history"
+)
 # Retries with backoff and owners' daily digests come due between events.
 cron.register(
     deliver_notifications,

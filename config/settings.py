@@ -219,6 +219,8 @@ AGENT_CRAWL_CHUNK_SIZE = env.int("AGENT_CRAWL_CHUNK_SIZE", default=2000)
 AGENT_REPROBE_TIMEOUT = env.float("AGENT_REPROBE_TIMEOUT", default=30.0)
 # A reprobe plan from the admin must be applied within this many seconds of its probes.
 AGENT_REPROBE_PLAN_MAX_AGE = env.int("AGENT_REPROBE_PLAN_MAX_AGE", default=3600)
+# When the probe history is rolled up and pruned, daily (cron syntax, UTC).
+PROBE_HISTORY_CRON = env.str("PROBE_HISTORY_CRON", default="30 3 * * *")
 # When the scheduled crawl starts (cron syntax, UTC); see config/cron.py.
 AGENT_CRAWL_CRON = env.str("AGENT_CRAWL_CRON", default="0 * * * *")
 # Seconds RQ waits before retrying a failed chunk job, one entry per retry.

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from crawler.models import ProbeRecord
+from crawler.models import ProbeDay, ProbeRecord
 from probe.vocabulary import AUTH_ERROR_KINDS
 
 OK = "ok"
@@ -21,6 +21,10 @@ ANSWERED = frozenset({OK, *AUTH_ERROR_KINDS})
 OFFLINE_AFTER = 3
 SUMMARY_WINDOW = timedelta(days=7)
 HISTORY_DAYS = 30
+# Raw rows are kept this long, one row per agent and day this long (see the README's sizing).
+RAW_KEPT = timedelta(days=30)
+DAYS_KEPT = timedelta(days=400)
+BATCH = 10_000
 
 # (when, outcome, latency in ms)
 Probe = tuple[datetime, str, int]
@@ -99,3 +103,77 @@ def agent_liveness(agent_id: int, failure_streak: int, last_ok_at: datetime | No
             for day in days
         ],
     }
+
+
+def roll_up(day: date) -> int:
+    """Write (again) each agent's row for this day from its raw probes: idempotent. Rows written."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    rows = (
+        ProbeRecord.objects.filter(probed_at__gte=start, probed_at__lt=start + timedelta(days=1))
+        .order_by("agent_id")
+        .values_list("agent_id", "outcome", "latency_ms")
+    )
+    days: list[ProbeDay] = []
+    current: int | None = None
+    outcomes: list[tuple[str, int]] = []
+
+    def close() -> None:
+        if current is not None:
+            latencies = [latency for outcome, latency in outcomes if outcome in ANSWERED]
+            days.append(
+                ProbeDay(
+                    agent_id=current,
+                    day=day,
+                    probes=len(outcomes),
+                    ok=len(latencies),
+                    latency_p50_ms=percentile(latencies, 0.5),
+                    latency_p95_ms=percentile(latencies, 0.95),
+                )
+            )
+
+    for agent_id, outcome, latency in rows.iterator(chunk_size=BATCH):
+        if agent_id != current:
+            close()
+            current, outcomes = agent_id, []
+        outcomes.append((outcome, latency))
+    close()
+    ProbeDay.objects.bulk_create(
+        days,
+        batch_size=BATCH,
+        update_conflicts=True,
+        unique_fields=["agent", "day"],
+        update_fields=["probes", "ok", "latency_p50_ms", "latency_p95_ms"],
+    )
+    return len(days)
+
+
+def prune(now: datetime) -> tuple[int, int]:
+    """Roll up the days about to leave the raw table, then delete raw rows older than RAW_KEPT and
+    daily rows older than DAYS_KEPT, in batches; running it again deletes nothing more."""
+    cutoff = now - RAW_KEPT
+    oldest = ProbeRecord.objects.filter(probed_at__lt=cutoff).order_by("probed_at").values_list("probed_at", flat=True)
+    first = oldest.first()
+    day = first.date() if first else cutoff.date()
+    while day <= cutoff.date():
+        roll_up(day)
+        day += timedelta(days=1)
+    raw = _delete_in_batches(ProbeRecord.objects.filter(probed_at__lt=cutoff))
+    daily = _delete_in_batches(ProbeDay.objects.filter(day__lt=(now - DAYS_KEPT).date()))
+    return raw, daily
+
+
+def _delete_in_batches(rows: Any) -> int:
+    deleted = 0
+    while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
+        deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def maintain_probe_history() -> dict[str, int]:
+    """The daily job (config/cron.py): yesterday's rollup, then the pruning."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    rolled = roll_up(now.date() - timedelta(days=1))
+    raw, daily = prune(now)
+    return {"rolled_up": rolled, "raw_deleted": raw, "days_deleted": daily}

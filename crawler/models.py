@@ -178,6 +178,24 @@ class ProbeRecord(models.Model):
         return f"{self.agent_id} at {self.probed_at:%Y-%m-%d %H:%M}: {self.outcome}"
 
 
+class ProbeDay(models.Model):
+    """One agent's probes of one day, rolled up from the raw rows (kept longer than they are)."""
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="probe_days")
+    day = models.DateField()
+    probes = models.PositiveIntegerField()
+    ok = models.PositiveIntegerField()
+    latency_p50_ms = models.PositiveIntegerField(null=True)
+    latency_p95_ms = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "day"], name="probe_day_once_per_agent")]
+        indexes = [models.Index(fields=["day"], name="probe_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} on {self.day}: {self.ok}/{self.probes}"
+
+
 class CrawlCount(models.TextChoices):
     """What a crawl counts: the job records each in its chunk, the summary line and the dashboard show them."""
 

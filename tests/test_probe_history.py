@@ -113,3 +113,28 @@ def test_an_unknown_or_private_agent_has_no_detail(agent: Agent, client: Client)
     agent.registration.profile.is_public = False
     agent.registration.profile.save()
     assert client.get(f"/api/registry/agents/{quote(agent.url, safe='')}").status_code == 404
+
+
+def test_a_days_rollup_matches_its_raw_rows_and_pruning_keeps_the_rollup(agent: Agent) -> None:
+    from datetime import UTC, datetime
+
+    from crawler.liveness import prune, roll_up
+    from crawler.models import ProbeDay
+
+    now = timezone.now()
+    old_day = (now - timedelta(days=40)).date()
+    start = datetime.combine(old_day, datetime.min.time(), tzinfo=UTC)
+    outcomes = ["ok", "ok", "timeout", "ok", "auth_required", "connect"]
+    ProbeRecord.objects.bulk_create(
+        ProbeRecord(agent=agent, probed_at=start + timedelta(hours=i), outcome=o, latency_ms=100 * (i + 1))
+        for i, o in enumerate(outcomes)
+    )
+    _probe(agent, now, answers=True)  # a recent row pruning must keep
+    assert roll_up(old_day) == 1
+    day = ProbeDay.objects.get(agent=agent, day=old_day)
+    # Answered: ok at 100, 200, 400 ms and the login wall at 500 ms.
+    assert (day.probes, day.ok, day.latency_p50_ms, day.latency_p95_ms) == (6, 4, 200, 500)
+    assert prune(now) == (6, 0)
+    assert prune(now) == (0, 0)  # converged
+    assert ProbeRecord.objects.filter(agent=agent).count() == 1
+    assert ProbeDay.objects.get(agent=agent, day=old_day).probes == 6  # rolled up again, the same
