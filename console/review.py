@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from audit.models import TypeReclassification
+from crawler.liveness import agent_liveness
+from crawler.models import ProbeRecord
 from credentials.models import AgentCredential
 from members.models import MemberAgent
 from notifications.models import Delivery
@@ -68,3 +71,25 @@ def _tools(snapshot: CapabilitySnapshot | None) -> list[dict[str, str]]:
         return []
     tools, names = CapabilitySnapshot.objects.filter(pk=snapshot.pk).values_list("tools", "tool_names").get()
     return tools or [{"name": name} for name in names]
+
+
+RECENT_PROBES = 20
+SPARK_HEIGHT = 24
+
+
+def probe_history(agent: Agent) -> dict[str, Any]:
+    """The agent page's probe history: a 30-day sparkline of the share answered, and the last probes."""
+    snapshot: CapabilitySnapshot | None = getattr(agent, "snapshot", None)
+    liveness = agent_liveness(
+        agent.pk, snapshot.failure_streak if snapshot else 0, snapshot.last_ok_at if snapshot else None, timezone.now()
+    )
+    bars = []
+    for index, day in enumerate(liveness["daily"]):
+        share = day["ok"] / day["probes"] if day["probes"] else None
+        height = round(SPARK_HEIGHT * share) if share is not None else 0
+        bars.append({**day, "x": index * 6, "y": SPARK_HEIGHT - height, "height": max(height, 1), "share": share})
+    return {
+        "liveness": liveness,
+        "spark": bars,
+        "recent_probes": ProbeRecord.objects.filter(agent=agent).order_by("-probed_at")[:RECENT_PROBES],
+    }

@@ -163,3 +163,11 @@ def test_a_reviewer_works_through_the_demo_disagreements(
     assert TypeReclassification.objects.get(agent_url=bidcliq.url, source="admin_review").notes["note"] == (
         "Bidcliq confirmed they sell"
     )
+
+    driver.get(f"{base}/admin/registry/agent/{bidcliq.pk}/change/")
+    _shot(request, driver, "5-agent")
+    assert "active" in driver.find_element(By.CSS_SELECTOR, ".field-paused").text
+    driver.execute_script("document.getElementById('probe-history').scrollIntoView()")
+    _shot(request, driver, "6-agent-probes")
+    assert "1 of 1 answered" in (driver.find_element(By.ID, "probe-history").get_attribute("innerHTML") or "")
+    assert "get_products" in driver.find_element(By.ID, "advertised-tools").text

@@ -1,12 +1,16 @@
 """Disagreement review: adopt the inferred type or keep the published one, diff first."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import Source, TypeEvent, TypeReclassification, record_many
+from crawler.models import ProbeRecord
 from crawler.policy import apply_probe_results
 from members.backfill import plan_backfill
 from members.models import MemberAgent
@@ -163,8 +167,12 @@ def test_the_review_page_and_the_agent_page_cost_the_same_however_long_the_histo
     for page in pages:  # warm what every page caches once (content types)
         reviewer.get(page)
     before = [_queries(reviewer, page) for page in pages]
-    assert before == [11, 12]  # pinned: the review page, the agent's page
+    assert before == [11, 14]  # pinned: the review page, the agent's page (with its probe history)
     _history(bidcliq, 10_000)
+    ProbeRecord.objects.bulk_create(
+        ProbeRecord(agent=bidcliq, probed_at=timezone.now() - timedelta(hours=h), outcome="ok", latency_ms=90)
+        for h in range(1, 700)
+    )
     assert [_queries(reviewer, page) for page in pages] == before
     page = reviewer.get(pages[0]).content.decode()
     assert page.count("probe says sales; published stays buying; not applied") == 20  # the newest only

@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 
 from config.queues import JobQueueUnavailable, jobs_are_inline
 from console.admin.base import ReadOnlyModelAdmin
-from console.review import agent_evidence
+from console.review import agent_evidence, probe_history
 from console.twostep import two_step_action
 from crawler.manual import RateLimiterUnavailable, request_manual_probe
 from crawler.models import ReprobeRun
@@ -139,11 +139,18 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     ]
     inlines = [CapabilitySnapshotInline]
 
+    def get_fields(self, request: HttpRequest, obj: Agent | None = None) -> Any:
+        # Those who cannot change it read "active" or "paused", not a red cross for "not paused".
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = ["paused" if name == "monitoring_paused" else name for name in fields]
+        return fields
+
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         # A different endpoint is a different agent, with its own history and
         # snapshot: register it, do not re-point this one.
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "url"] if obj is not None else fields
+        return [*fields, "url", "paused"] if obj is not None else fields
 
     actions = ["pause_monitoring", "resume_monitoring", "probe_now", "reprobe_selected", "clear_credentials"]
 
@@ -202,7 +209,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         agent = self.get_object(request, object_id)
-        extra = agent_evidence(agent) if agent is not None else {}
+        extra = {**agent_evidence(agent), **probe_history(agent)} if agent is not None else {}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.display(description="last probe", ordering="snapshot__last_attempt_at")
