@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from yarl import URL
+
 from probe.http import HttpClient, check_status, parse_json
 from probe.result import ProbeFailure
 from probe.tools import ToolList, kept_tool
@@ -29,9 +31,20 @@ def tools_from_card(card: Any) -> ToolList:
     return tools
 
 
+def card_candidates(url: str) -> list[str]:
+    """Where an agent's card may be: the URL itself when it names a card; else under the
+    registered path, then at the origin, where the A2A specification puts it (an agent
+    registered at the JSON-RPC URL its card names)."""
+    if url.endswith(".json"):
+        return [url]
+    origin = str(URL(url).origin())
+    under = [url.rstrip("/") + path for path in A2A_CARD_PATHS]
+    return list(dict.fromkeys([*under, *(origin + path for path in A2A_CARD_PATHS)]))
+
+
 async def probe_a2a(http: HttpClient, url: str, remembered: str = "") -> tuple[ToolList, str]:
     """The card's skills, and the card URL that answered (tried first next time)."""
-    candidates = [url] if url.endswith(".json") else [url.rstrip("/") + path for path in A2A_CARD_PATHS]
+    candidates = card_candidates(url)
     if remembered in candidates:
         candidates.remove(remembered)
         candidates.insert(0, remembered)

@@ -12,8 +12,9 @@ Negotiation follows the official client's ``mode='auto'``
 (``mcp/client/_probe.py``): ``server/discover`` at the newest modern version;
 -32022 naming a mutual modern version retries once at it; any other JSON-RPC
 error or refusal falls back to ``initialize``, whose -32022 naming a modern
-version switches to it. A POST refused with 405 means an SSE endpoint. A
-registered bare origin that answers 404/405 is tried at ``/mcp``, then ``/sse``.
+version switches to it. A POST refused with 405 (or 404, as Express answers) is
+tried as an SSE endpoint. A registered bare origin where nothing answers is tried
+at ``/mcp``, then ``/sse``.
 Every route that answered is returned, so the next crawl goes straight there.
 """
 
@@ -339,7 +340,11 @@ def _final(failure: ProbeFailure) -> bool:
 
 async def _negotiate(http: HttpClient, endpoint: str) -> Session:
     version = MODERN_VERSION
+    # A POST refused with 405, or with 404 as Express answers ("Cannot POST"): the MCP
+    # specification's backwards compatibility, and the SDKs' own fallback, then try an
+    # event stream at the same URL before calling it not found.
     post_refused = False
+    not_found: Refused | None = None
     for attempt in range(2):
         modern = ModernSession(http, endpoint, version)
         try:
@@ -351,9 +356,8 @@ async def _negotiate(http: HttpClient, endpoint: str) -> Session:
                 continue
             break
         except Refused as refusal:
-            if refusal.status == 404:
-                raise _NotHere(refusal) from None
-            post_refused = refusal.status == 405
+            post_refused = refusal.status in (404, 405)
+            not_found = refusal if refusal.status == 404 else None
             break
         except ProbeFailure as failure:
             if _final(failure):
@@ -383,7 +387,7 @@ async def _negotiate(http: HttpClient, endpoint: str) -> Session:
     try:
         return await _opened_sse(http, endpoint)
     except Refused as refusal:
-        raise _NotHere(refusal) from None
+        raise _NotHere(not_found or refusal) from None
 
 
 async def _opened_sse(http: HttpClient, sse_url: str) -> SseSession:

@@ -140,6 +140,7 @@ def dialects_app() -> Any:
             mcp_routes(mcp_server("stateless", SALES_TOOLS), "/stateless/mcp", json_response=True, stateless=True),
             mcp_routes(mcp_server("modern", SALES_TOOLS), "/modern-only/mcp", json_response=True),
             sse_routes(mcp_server("legacy", ["get_signals", "ping"]), "/legacy"),
+            sse_routes(mcp_server("express", ["get_signals", "ping"]), "/express"),
             mcp_routes(mcp_server("origin", ["build_creative"]), "/mcp"),
             mcp_routes(adcp3_mcp_server("civic", ["governance"], ["sync_plans"]), "/governance/mcp"),
             mcp_routes(adcp3_mcp_server("marque", ["brand"], ["get_brand_identity", "get_rights"]), "/brand/mcp"),
@@ -152,9 +153,26 @@ def dialects_app() -> Any:
         [
             Route("/handshake/{code}/mcp", _handshake_only, methods=["POST"]),
             *a2a_card_routes("card", ["get_products"], card_url="/card/.well-known/agent-card.json"),
+            # Where the A2A specification puts the card: the origin's, for the agent at /a2a/jsonrpc.
+            *a2a_card_routes("jsonrpc", ["get_products"], card_url="/.well-known/agent-card.json"),
         ],
     )
-    return _CountRequests(ModernOnly(app, ["/modern-only/mcp"]))
+    return _CountRequests(CannotPost(ModernOnly(app, ["/modern-only/mcp"]), ["/express/sse"]))
+
+
+class CannotPost:
+    """ASGI wrapper: a POST to these paths is Express's 404 "Cannot POST", as a legacy
+    HTTP+SSE server built on Express answers the probe's first request."""
+
+    def __init__(self, app: Any, paths: Sequence[str]) -> None:
+        self.app, self.paths = app, set(paths)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+            page = f"<pre>Cannot POST {scope['path']}</pre>"
+            await Response(page, status_code=404, media_type="text/html")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -19,6 +19,8 @@ CASES = {
     "/stateless/mcp": ("mcp", "sales", "streamable_http", MODERN, "/stateless/mcp", "tools"),
     "/modern-only/mcp": ("mcp", "sales", "streamable_http", MODERN, "/modern-only/mcp", "tools"),
     "/legacy/sse": ("mcp", "signals", "sse", "2025-06-18", "/legacy/sse", "tools"),
+    # Express answers 404 "Cannot POST" where the official server answers 405.
+    "/express/sse": ("mcp", "signals", "sse", "2025-06-18", "/express/sse", "tools"),
     "": ("mcp", "creative", "streamable_http", MODERN, "/mcp", "tools"),  # a bare origin
     "/handshake/-32600/mcp": ("mcp", "sales", "streamable_http", "2025-06-18", "/handshake/-32600/mcp", "tools"),
     "/handshake/-32000/mcp": ("mcp", "sales", "streamable_http", "2025-06-18", "/handshake/-32000/mcp", "tools"),
@@ -28,6 +30,8 @@ CASES = {
     "/measurement/mcp": ("mcp", "measurement", "streamable_http", MODERN, "/measurement/mcp", "declaration"),
     "/adcp3-sales/mcp": ("mcp", "sales", "streamable_http", MODERN, "/adcp3-sales/mcp", "declaration"),
     "/card": ("a2a", "sales", "a2a", "", "/card/.well-known/agent-card.json", "tools"),
+    # Registered at the JSON-RPC URL its card names: the card is at the origin.
+    "/a2a/jsonrpc": ("a2a", "sales", "a2a", "", "/.well-known/agent-card.json", "tools"),
 }
 
 
