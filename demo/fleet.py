@@ -106,10 +106,19 @@ class ModernOnly:
         await self.app(scope, replay, send)
 
 
-def a2a_card_routes(name: str, skill_ids: Sequence[str], *, card_url: str) -> list[BaseRoute]:
+def a2a_card_routes(
+    name: str, skill_ids: Sequence[str], *, card_url: str, adcp_protocols: Sequence[str] = ()
+) -> list[BaseRoute]:
+    """An agent card; with ``adcp_protocols``, the AdCP extension declaring them."""
     from a2a.server.routes.agent_card_routes import create_agent_card_routes
-    from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+    from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentExtension, AgentInterface, AgentSkill
 
+    params = {"supported_protocols": list(adcp_protocols), "adcp": {"major_versions": [3]}}
+    extensions = (
+        [AgentExtension(uri="https://adcontextprotocol.org/extensions/adcp", description="AdCP", params=params)]
+        if adcp_protocols
+        else []
+    )
     card = AgentCard(
         name=name,
         description=f"{name} demo agent",
@@ -117,7 +126,7 @@ def a2a_card_routes(name: str, skill_ids: Sequence[str], *, card_url: str) -> li
         supported_interfaces=[
             AgentInterface(url="http://127.0.0.1/", protocol_binding="JSONRPC", protocol_version="1.0")
         ],
-        capabilities=AgentCapabilities(streaming=False),
+        capabilities=AgentCapabilities(streaming=False, extensions=extensions),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=[AgentSkill(id=s, name=s.replace("_", " "), description=s, tags=["adcp"]) for s in skill_ids],

@@ -6,6 +6,7 @@ from typing import Any
 
 from yarl import URL
 
+from probe.adcp import Declaration, declaration_from_card
 from probe.http import HttpClient, check_status, parse_json
 from probe.result import ProbeFailure
 from probe.tools import ToolList, kept_tool
@@ -42,8 +43,8 @@ def card_candidates(url: str) -> list[str]:
     return list(dict.fromkeys([*under, *(origin + path for path in A2A_CARD_PATHS)]))
 
 
-async def probe_a2a(http: HttpClient, url: str, remembered: str = "") -> tuple[ToolList, str]:
-    """The card's skills, and the card URL that answered (tried first next time)."""
+async def probe_a2a(http: HttpClient, url: str, remembered: str = "") -> tuple[ToolList, Declaration, str]:
+    """The card's skills, its AdCP declaration, and the card URL that answered (tried first next time)."""
     candidates = card_candidates(url)
     if remembered in candidates:
         candidates.remove(remembered)
@@ -55,5 +56,5 @@ async def probe_a2a(http: HttpClient, url: str, remembered: str = "") -> tuple[T
                 continue
             check_status(response)
             card = parse_json(await http.read_body(response), "the agent card")
-        return tools_from_card(card), card_url
+        return tools_from_card(card), declaration_from_card(card), card_url
     raise AssertionError("unreachable: the last candidate either returns or raises")

@@ -13,6 +13,8 @@ from probe.vocabulary import AUTH_ERROR_KINDS, ProbeErrorKind
 
 # An AdCP 3 agent that advertises this tool says what it is when called.
 CAPABILITIES_TOOL = "get_adcp_capabilities"
+# An A2A agent says it in its card, as this extension.
+ADCP_EXTENSION = "adcontextprotocol.org/extensions/adcp"
 
 MAX_DECLARED = 20
 DECLARED_LIMIT = 40
@@ -55,6 +57,18 @@ def declaration_from(result: Any) -> Declaration:
         protocols=_strings(declared.get("supported_protocols")),
         versions=versions or _strings(declared.get("supported_versions")),
     )
+
+
+def declaration_from_card(card: Any) -> Declaration:
+    """An A2A agent's declaration: the AdCP extension of its card (``capabilities.extensions[]``
+    whose ``uri`` names ADCP_EXTENSION), with the same ``supported_protocols`` as an MCP agent's."""
+    capabilities = card.get("capabilities") if isinstance(card, dict) else None
+    extensions = capabilities.get("extensions") if isinstance(capabilities, dict) else None
+    for extension in extensions[:MAX_DECLARED] if isinstance(extensions, list) else []:
+        if isinstance(extension, dict) and ADCP_EXTENSION in str(extension.get("uri", ""))[: DECLARED_LIMIT * 4]:
+            params = extension.get("params")
+            return declaration_from({"structuredContent": params}) if isinstance(params, dict) else Declaration()
+    return Declaration()
 
 
 async def ask_declaration(session: Session, tool_names: list[str]) -> Declaration:

@@ -50,7 +50,8 @@ class Prober:
                 if sign_in is not None:
                     await sign_in.prepare(http)
                 if protocol == Protocol.A2A:
-                    tools, card_url = await probe_a2a(http, url, remembered.endpoint if remembered else "")
+                    tools, declaration, card_url = await probe_a2a(http, url, remembered.endpoint if remembered else "")
+                    result.adcp_protocols, result.adcp_versions = declaration.protocols, declaration.versions
                     route = Route(Transport.A2A, "", card_url)
                 else:
                     findings = await probe_mcp(http, url, self.limits.max_pages, remembered)

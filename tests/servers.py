@@ -88,6 +88,12 @@ def official_agents_app() -> Any:
         ],
         [
             *a2a_card_routes("card", ["get_products"], card_url="/card/.well-known/agent-card.json"),
+            *a2a_card_routes(
+                "adcp-card",
+                ["get_products", "plan_campaign"],
+                card_url="/adcp-card/.well-known/agent-card.json",
+                adcp_protocols=["media_buy"],
+            ),
             *a2a_card_routes("legacy", ["build_creative"], card_url="/legacy/.well-known/agent.json"),
         ],
     )
@@ -153,6 +159,12 @@ def dialects_app() -> Any:
         [
             Route("/handshake/{code}/mcp", _handshake_only, methods=["POST"]),
             *a2a_card_routes("card", ["get_products"], card_url="/card/.well-known/agent-card.json"),
+            *a2a_card_routes(
+                "adcp-card",
+                ["get_products", "plan_campaign"],
+                card_url="/adcp-card/.well-known/agent-card.json",
+                adcp_protocols=["media_buy"],
+            ),
             # Where the A2A specification puts the card: the origin's, for the agent at /a2a/jsonrpc.
             *a2a_card_routes("jsonrpc", ["get_products"], card_url="/.well-known/agent-card.json"),
         ],

@@ -30,6 +30,8 @@ CASES = {
     "/measurement/mcp": ("mcp", "measurement", "streamable_http", MODERN, "/measurement/mcp", "declaration"),
     "/adcp3-sales/mcp": ("mcp", "sales", "streamable_http", MODERN, "/adcp3-sales/mcp", "declaration"),
     "/card": ("a2a", "sales", "a2a", "", "/card/.well-known/agent-card.json", "tools"),
+    # The card's AdCP extension declares media_buy: the same table as an MCP agent's declaration.
+    "/adcp-card": ("a2a", "sales", "a2a", "", "/adcp-card/.well-known/agent-card.json", "declaration"),
     # Registered at the JSON-RPC URL its card names: the card is at the origin.
     "/a2a/jsonrpc": ("a2a", "sales", "a2a", "", "/.well-known/agent-card.json", "tools"),
 }
