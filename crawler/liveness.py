@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
+from django.db.models import Aggregate, Count, IntegerField, Q
+
 from crawler.models import ProbeDay, ProbeRecord
 from probe.vocabulary import AUTH_ERROR_KINDS
 
@@ -56,18 +59,34 @@ def transition(streak_before: int, ever_answered: bool, answered: bool) -> str:
     return "went_offline" if ever_answered and streak_before + 1 == OFFLINE_AFTER else ""
 
 
-def summaries(agent_ids: Sequence[int], now: datetime, fresh: Iterable[ProbeRecord]) -> dict[int, tuple[Any, Any]]:
-    """Each agent's 7-day uptime and median latency, from what is stored and this batch's rows (one query)."""
+class Median(Aggregate):
+    """PostgreSQL's nearest-rank median (``percentile``'s, in SQL): one row per agent, not its probes."""
+
+    function = "PERCENTILE_DISC"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = IntegerField()
+
+
+def summaries(agent_ids: Sequence[int], now: datetime) -> dict[int, tuple[Any, Any]]:
+    """Each agent's 7-day uptime and median latency, from the stored rows (this batch's included): one query.
+
+    PostgreSQL aggregates per agent; elsewhere (SQLite) the rows are read and counted here."""
     since = now - SUMMARY_WINDOW
-    probes: defaultdict[int, list[Probe]] = defaultdict(list)
     stored = ProbeRecord.objects.filter(agent_id__in=list(agent_ids), probed_at__gte=since)
+    answered = Q(outcome__in=ANSWERED)
+    if connection.vendor == "postgresql":
+        rows = (
+            stored.values("agent_id")
+            .annotate(n=Count("pk"), up=Count("pk", filter=answered), median=Median("latency_ms", filter=answered))
+            .order_by()
+        )
+        return {row["agent_id"]: (round(row["up"] / row["n"], 4), row["median"]) for row in rows}
+    probes: defaultdict[int, list[Probe]] = defaultdict(list)
     for agent_id, when, outcome, latency in stored.values_list("agent_id", "probed_at", "outcome", "latency_ms"):
         probes[agent_id].append((when, outcome, latency))
-    for record in fresh:
-        probes[record.agent_id].append((record.probed_at, record.outcome, record.latency_ms))
     return {
-        agent_id: (uptime(probes[agent_id], since), percentile(answered_latencies(probes[agent_id], since), 0.5))
-        for agent_id in agent_ids
+        agent_id: (uptime(found, since), percentile(answered_latencies(found, since), 0.5))
+        for agent_id, found in probes.items()
     }
 
 

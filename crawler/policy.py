@@ -503,10 +503,10 @@ def _apply_batch(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evalu
     with transaction.atomic():
         agents, snapshots = _load([agent_id for agent_id, _ in results], lock=True)
         evaluation = _evaluate(agents, snapshots, results, run)
-        figures = summaries(list(evaluation.found), run.now, evaluation.records)
+        ProbeRecord.objects.bulk_create(evaluation.records)
+        figures = summaries(list(evaluation.found), run.now)
         for snapshot in (*evaluation.new_snapshots, *evaluation.changed_snapshots):
             snapshot.uptime_7d, snapshot.latency_p50_ms = figures.get(snapshot.agent_id, (None, None))
-        ProbeRecord.objects.bulk_create(evaluation.records)
         CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
         if evaluation.changed_snapshots:
             CapabilitySnapshot.objects.bulk_update(evaluation.changed_snapshots, SNAPSHOT_FIELDS, batch_size=500)

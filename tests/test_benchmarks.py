@@ -21,6 +21,10 @@ TINY = {
     "crawl": ("--agents 120 --latency 0.01 --deadline 1 --upstream-agents 0", r"\d+ probed, \d+ promoted"),
     "backfill": ("--agents 300 --stale 0.1", r"real run \(whole command\): [\d.]+ s"),
     "api_load": ("--agents 300 --clients 4 --seconds 2 --workers 1", r"\d+ requests, \d+ requests/s"),
+    "probe_history": (
+        "--agents 200 --days 2 --crawl 100",
+        r"detail endpoint: [0-3] queries.*\n.*policy writes.*\n.*roll up and prune the day past 30: [\d,]+ raw rows",
+    ),
     "crawl_workers": (
         "--agents 60 --workers 2 --chunk 20 --latency 0.01",
         r"agents probed twice: 0; missed: 0; promoted in the database: 60",
