@@ -73,6 +73,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_RESET_ON_SUCCESS = True
+# Its start-up banner would print once per process (web, workers, every command).
+AXES_VERBOSE = False
 AXES_COOLOFF_MESSAGE = (
     f"Too many failed sign-ins: wait {round(AXES_COOLOFF_TIME * 60)} minutes, "
     "or ask an administrator to lift the lockout."
@@ -198,6 +200,8 @@ AGENT_PROBE_MAX_BYTES = env.int("AGENT_PROBE_MAX_BYTES", default=4 * 1024 * 1024
 AGENT_CREDENTIAL_KEYS = env.list("AGENT_CREDENTIAL_KEYS", default=[])
 # Notifications: staff digest recipients, and mail. bin/run prints mail on the console.
 REGISTRY_STAFF_EMAILS = env.list("REGISTRY_STAFF_EMAILS", default=[])
+# Where the registry is reached from outside: the links in owners' emails are absolute.
+REGISTRY_PUBLIC_URL = env.str("REGISTRY_PUBLIC_URL", default="http://127.0.0.1:8000")
 # The hour (UTC) owners' daily digests go out, and by default the staff digest too.
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=7)
 STAFF_DIGEST_CRON = env.str("STAFF_DIGEST_CRON", default=f"0 {DIGEST_HOUR} * * *")

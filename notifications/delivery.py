@@ -138,7 +138,8 @@ def send_due_emails(now: datetime | None = None) -> int:
             if len(notices) == 1
             else f"Agent registry: {len(notices)} events about your agents"
         )
-        body = "\n".join(_line(n) for n in notices) + "\n\nSee your profile: /api/me/member-profile\n"
+        profile = f"{settings.REGISTRY_PUBLIC_URL.rstrip('/')}/api/me/member-profile"
+        body = "\n".join(_line(n) for n in notices) + f"\n\nSee your profile: {profile}\n"
         try:
             send_mail(subject[:200], body, settings.DEFAULT_FROM_EMAIL, [address])
         except Exception as exc:  # the mail server's own errors; retried

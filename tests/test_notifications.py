@@ -304,3 +304,16 @@ def test_email_kinds_are_kept_once_each_and_bounded(db: None, owned: tuple[Membe
     assert chosen.json()["email_kinds"] == ["adopted", "kept"]
     flood = client.put(path, {"email_kinds": ["kept"] * 200_000, "email_mode": "each_event"}, format="json")
     assert flood.status_code == 400 and "email_kinds" in flood.json()
+
+
+@override_settings(REGISTRY_PUBLIC_URL="https://registry.example.org/")
+def test_an_owners_email_links_to_the_profile_absolutely(db: None, owned: tuple[MemberProfile, APIClient]) -> None:
+    profile, client = owned
+    client.put(
+        "/api/me/member-profile/notifications", {"email_kinds": ["promoted"], "email_mode": "each_event"}, format="json"
+    )
+    _promote(profile)
+    mail.outbox.clear()
+    deliver_notifications()
+    [message] = mail.outbox
+    assert "See your profile: https://registry.example.org/api/me/member-profile" in message.body

@@ -78,3 +78,27 @@ def test_the_scheduler_fails_in_one_clean_line_without_redis(redis_url: str, say
     assert result.returncode == 1
     [line] = [line for line in result.stderr.splitlines() if not line.startswith("AXES")]
     assert line.startswith("CommandError: ") and says in line
+
+
+def test_commands_say_each_thing_once_and_the_fleet_says_where_it_serves() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": "sqlite:///:memory:",
+    }
+    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "AXES" not in checked.stdout + checked.stderr  # no banner from every process
+    fleet = subprocess.Popen(
+        [sys.executable, "manage.py", "serve_demo_agents", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert fleet.stdout is not None
+        assert fleet.stdout.readline().startswith("Demo agents on http://127.0.0.1:")  # to a pipe, at once
+    finally:
+        fleet.terminate()
+        fleet.wait(timeout=10)

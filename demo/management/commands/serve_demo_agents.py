@@ -24,6 +24,7 @@ class Command(BaseCommand):
         from demo.fleet import demo_fleet_app
 
         self.stdout.write(self.style.SUCCESS(f"Demo agents on http://127.0.0.1:{port}/ (Ctrl-C to stop)"))
+        self.stdout.flush()  # said now, also to a pipe or a log file: the server runs until stopped
         # The silent agent never closes its connections: without a bound, Ctrl-C or
         # SIGTERM would wait for them forever.
         uvicorn.run(demo_fleet_app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
