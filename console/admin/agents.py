@@ -184,7 +184,9 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
     @admin.display(description="inferred type", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:
         snapshot = _snapshot(agent)
-        return (snapshot.inferred_type or "—") if snapshot else "not probed"
+        if snapshot is None:
+            return "not probed"
+        return snapshot.get_inferred_type_display() if snapshot.inferred_type else "—"
 
     @admin.display(description="agent", ordering="url")
     def agent(self, agent: Agent) -> str:
@@ -322,7 +324,8 @@ class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
 
     @admin.display(description="inferred", ordering="snapshot__inferred_type")
     def inferred_type(self, agent: Agent) -> str:
-        return agent.snapshot.inferred_type or "—"
+        # The type's label, as the published type reads ("Sales", not "sales").
+        return agent.snapshot.get_inferred_type_display() if agent.snapshot.inferred_type else "—"
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
