@@ -16,7 +16,6 @@ from django.utils.http import urlencode
 from audit.models import TypeReclassification
 from crawler.liveness import agent_liveness
 from crawler.models import ProbeRecord
-from credentials.models import AgentCredential
 from members.models import MemberAgent
 from notifications.models import Delivery
 from registry.models import Agent, CapabilitySnapshot
@@ -58,7 +57,6 @@ def agent_evidence(agent: Agent) -> dict[str, Any]:
         "history_url": f"{history_url}?{urlencode({'agent_url': agent.url, 'applied': 'all'})}",
         "other_agents": others[:OTHER_AGENTS_SHOWN],
         "more_other_agents": len(others) > OTHER_AGENTS_SHOWN,
-        "credential": AgentCredential.objects.filter(agent=agent).only("scheme", "last_result", "set_at").first(),
         "deliveries": Delivery.objects.filter(notice__agent_url=agent.url).count(),
         "deliveries_url": f"{reverse('admin:notifications_delivery_changelist')}?{urlencode({'q': agent.url})}",
     }

@@ -53,6 +53,9 @@ def request_manual_probe(agent_ids: Sequence[int]) -> ManualProbe:
     from crawler.jobs import CRAWL_QUEUE, crawl_chunk, enqueue
 
     request = ManualProbe()
+    if agent_ids:
+        # Said before any claim: a probe that cannot be enqueued must not hold its minute.
+        ensure_available(CRAWL_QUEUE)
     for agent_id in agent_ids:
         wait = claim_manual_probe(agent_id)
         if wait:
@@ -60,7 +63,6 @@ def request_manual_probe(agent_ids: Sequence[int]) -> ManualProbe:
         else:
             request.granted.append(agent_id)
     if request.granted:
-        ensure_available(CRAWL_QUEUE)  # say now that Redis is down, not after the commit
         granted = list(request.granted)
         transaction.on_commit(lambda: enqueue(crawl_chunk, granted))
     return request

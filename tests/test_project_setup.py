@@ -102,3 +102,26 @@ def test_commands_say_each_thing_once_and_the_fleet_says_where_it_serves() -> No
     finally:
         fleet.terminate()
         fleet.wait(timeout=10)
+
+
+def test_moved_models_take_their_content_types_and_so_staff_permissions_along(db: None) -> None:
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from config.moved_models import content_types_follow
+
+    # As a database from before the move holds it: the model's content type under its old app.
+    ContentType.objects.filter(app_label="credentials", model="credentialchange").update(app_label="crawler")
+    granted = Permission.objects.get(content_type__app_label="crawler", codename="view_credentialchange")
+    move = content_types_follow(["credentialchange"], "crawler", "credentials")
+    apps = MigrationLoader(connection).project_state().apps  # as a migration sees them
+    with connection.schema_editor() as editor:
+        move.code(apps, editor)
+        granted.refresh_from_db()
+        assert (granted.content_type.app_label, granted.codename) == ("credentials", "view_credentialchange")
+        assert move.reverse_code is not None
+        move.reverse_code(apps, editor)
+    assert ContentType.objects.filter(app_label="crawler", model="credentialchange").exists()
+    ContentType.objects.clear_cache()

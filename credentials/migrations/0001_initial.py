@@ -8,22 +8,14 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from config.moved_models import content_types_follow
+
 SCHEMES = [
     ("bearer", "Bearer token"),
     ("header", "Custom header"),
     ("oauth_client_credentials", "OAuth client credentials"),
 ]
 MOVED = ["agentcredential", "credentialchange"]
-
-
-def move_content_types(apps, schema_editor):
-    content_types = apps.get_model("contenttypes", "ContentType")
-    content_types.objects.filter(app_label="crawler", model__in=MOVED).update(app_label="credentials")
-
-
-def restore_content_types(apps, schema_editor):
-    content_types = apps.get_model("contenttypes", "ContentType")
-    content_types.objects.filter(app_label="credentials", model__in=MOVED).update(app_label="crawler")
 
 
 class Migration(migrations.Migration):
@@ -83,5 +75,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(move_content_types, restore_content_types),
+        content_types_follow(MOVED, "crawler", "credentials"),
     ]

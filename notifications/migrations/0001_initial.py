@@ -8,19 +8,11 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from config.moved_models import content_types_follow
+
 import notifications.models
 
 MOVED = ["notificationsettings", "webhookendpoint", "delivery"]
-
-
-def move_content_types(apps, schema_editor):
-    content_types = apps.get_model("contenttypes", "ContentType")
-    content_types.objects.filter(app_label="members", model__in=MOVED).update(app_label="notifications")
-
-
-def restore_content_types(apps, schema_editor):
-    content_types = apps.get_model("contenttypes", "ContentType")
-    content_types.objects.filter(app_label="notifications", model__in=MOVED).update(app_label="members")
 
 
 class Migration(migrations.Migration):
@@ -126,5 +118,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(move_content_types, restore_content_types),
+        content_types_follow(MOVED, "members", "notifications"),
     ]
