@@ -3,12 +3,18 @@ and a share of hostile agents.
 
     .venv/bin/python -m bench.crawl [--agents 2000] [--latency 0.1] [--silent 0.05] [--hostile 0.01]
                                     [--concurrency 100] [--deadline 10] [--upstream-agents 200]
+                                    [--dialect both|handshake]
 
 Hostile agents take turns at the attacks the test suite pins (tests/servers.py):
 NUL in every kept field, JSON and SSE nested 100,000 deep, 215,000 tools, 50,000
 case variants of one tool, 256 KiB of newlines then silence. Peak RSS is printed.
 
-Reports probes per second, the limit for that concurrency and latency, our ratio
+``--dialect both`` serves MCP 2026-07-28 and the handshake, as the official SDK 2.3
+does; ``handshake`` serves only the handshake, as SDK 1.x and most deployed agents
+do. Every request, notifications included, takes the latency, as a network round
+trip would.
+
+Reports probes per second, requests per probe, the limit for that concurrency and latency, our ratio
 to it, and the same crawl under upstream's settings (5 at a time in batches,
 10 s timeout) on --upstream-agents agents, for a side-by-side ratio. The agent
 server runs in a separate process; everything targets 127.0.0.1 and stops by itself.
@@ -36,7 +42,9 @@ def hostile_kind(index: int, silent_every: int, hostile_every: int) -> str | Non
     return HOSTILE_KINDS[(index // hostile_every) % len(HOSTILE_KINDS)]
 
 
-def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_every: int, hostile_every: int) -> None:
+def serve_agents(
+    port_queue: multiprocessing.Queue[int], latency: float, silent_every: int, hostile_every: int, modern: bool
+) -> None:
     from aiohttp import web
 
     from tests.servers import DEEP_JSON, HOSTILE_TOOL_LISTS
@@ -64,14 +72,16 @@ def serve_agents(port_queue: multiprocessing.Queue[int], latency: float, silent_
         if silent_every and index % silent_every == 0:
             await asyncio.sleep(3600)
         message = json.loads(await request.read())
+        await asyncio.sleep(latency)
         if "id" not in message:  # a notification: accepted, nothing to do
             return web.Response(status=202)
-        await asyncio.sleep(latency)
         kind = hostile_kind(index, silent_every, hostile_every)
         if kind is not None and message["method"] == "tools/list":
             return await hostile_reply(request, kind)
         if message["method"] == "server/discover":
-            # As the official SDK 2.3 serves: MCP 2026-07-28 and the handshake both.
+            if not modern:  # as SDK 1.x answers a request it does not know
+                error = {"code": -32601, "message": "Method not found"}
+                return web.json_response({"jsonrpc": "2.0", "id": message["id"], "error": error})
             result: dict[str, object] = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
         elif message["method"] == "initialize":
             result = {
@@ -99,6 +109,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--deadline", type=float, default=10.0)
     parser.add_argument("--upstream-agents", type=int, default=200, help="0 to skip the upstream comparison")
+    parser.add_argument(
+        "--dialect", choices=("both", "handshake"), default="both", help="what the agents speak (see above)"
+    )
     args = parser.parse_args()
     with fresh_database():
         run(args)
@@ -115,7 +128,11 @@ def run(args: argparse.Namespace) -> None:
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
-    server = context.Process(target=serve_agents, args=(ports, args.latency, silent_every, hostile_every), daemon=True)
+    server = context.Process(
+        target=serve_agents,
+        args=(ports, args.latency, silent_every, hostile_every, args.dialect == "both"),
+        daemon=True,
+    )
     server.start()
     try:
         port = ports.get(timeout=30)
@@ -132,21 +149,31 @@ def run(args: argparse.Namespace) -> None:
         first_requests = requests_so_far()
         silent = sum(1 for i in range(args.agents) if silent_every and i % silent_every == 0)
         hostile = sum(1 for i in range(args.agents) if hostile_kind(i, silent_every, hostile_every))
-        # An answering agent costs 2 round trips (initialize, tools/list; the
-        # notification costs no latency); a silent one cannot end before its deadline.
+        # An answering agent costs 2 sequential round trips in either dialect (discover
+        # raced with initialize, then tools/list beside the notification); a silent one
+        # cannot end before its deadline. On a first crawl nothing says which agents are
+        # silent, so the last of them starts only once the agents ahead of it have had
+        # their slots (a silent one holds its slot for slow_after); the next crawl
+        # starts them first.
         limit = args.concurrency / (2 * args.latency)
         floor = max((args.agents - silent) / limit, args.deadline if silent else 2 * args.latency)
+        reach = (args.agents - silent) / limit + silent * ProbeLimits().slow_after / args.concurrency
+        first_floor = reach + args.deadline if silent else floor
         print(
             f"crawl: {args.agents} agents, {args.latency * 1000:.0f} ms per request, {silent} silent, "
-            f"{hostile} hostile, concurrency {args.concurrency}, deadline {args.deadline:g} s"
+            f"{hostile} hostile, concurrency {args.concurrency}, deadline {args.deadline:g} s, dialect {args.dialect}"
         )
         print(f"  {crawl.summary.line()}")
         print(f"  elapsed {elapsed:.2f} s including database writes; {args.agents / elapsed:.0f} probes/s")
         print(
-            f"  limit: concurrency / latency = {limit:.0f} probes/s for answering agents; floor for this mix "
-            f"{floor:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}"
+            f"  limit: concurrency / (2 x latency) = {limit:.0f} probes/s for answering agents; floor for this "
+            f"mix {first_floor:.2f} s (the last silent agent reached after {reach:.2f} s, then its deadline); "
+            f"ratio floor / elapsed = {first_floor / elapsed:.2f}"
         )
-        print(f"  requests per probe: {first_requests / args.agents:.2f} (negotiation: server/discover, tools/list)")
+        print(
+            f"  requests per probe: {first_requests / args.agents:.2f} (server/discover and initialize together, "
+            "then tools/list, beside notifications/initialized for a handshake)"
+        )
         print(f"  database writes: {Agent.objects.filter(snapshot__isnull=False).count()} snapshots")
         print(
             f"  peak RSS of the crawling process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
@@ -162,7 +189,7 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"next crawl, silent agents known from the last one: {again.summary.probed} probed, "
             f"{elapsed:.2f} s; ratio floor / elapsed = {floor / elapsed:.2f}; requests per probe "
-            f"{next_requests / args.agents:.2f} (the remembered route: tools/list only)"
+            f"{next_requests / args.agents:.2f} (the remembered route: tools/list alone when modern)"
         )
 
         if args.upstream_agents:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and Redis answer on 127.0.0.1, and Chromium is there for the
-# browser test, installing them with the OS package manager and starting them when
-# they do not. Used by bin/test (and so CI) with no arguments (all three), and by
+# Make sure PostgreSQL and Redis answer on 127.0.0.1, Chromium is there for the
+# browser test and Node with the TypeScript SDKs for the agents built with them,
+# installing them with the OS package manager and starting them when they do not. Used by bin/test (and so CI) with no arguments (all four), and by
 # the benchmarks with the services they need (`bin/services.sh postgres redis`).
 set -euo pipefail
 
@@ -46,6 +46,18 @@ ensure_browser() {
     apt_install chromium chromium-driver
 }
 
+ensure_node() {
+    # Agents built with the TypeScript SDKs (tests/node) run under Node, with the
+    # versions its package-lock.json pins; installed again only when the lock changes.
+    command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+    local stamp="tests/node/node_modules/.lock.sha256" wanted
+    wanted="$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+        npm ci --prefix tests/node --silent --no-audit --no-fund
+        echo "$wanted" > "$stamp"
+    fi
+}
+
 services=("$@")
-[ $# -gt 0 ] || services=(postgres redis browser)
+[ $# -gt 0 ] || services=(postgres redis browser node)
 for name in "${services[@]}"; do "ensure_$name"; done

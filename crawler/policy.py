@@ -234,8 +234,8 @@ class Evaluation:
     disagreements: list[TypeEvent] = field(default_factory=list)
     # The agents' state as loaded, which the promotions expect to find.
     found: dict[int, AgentState] = field(default_factory=dict)
-    new_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
-    changed_snapshots: list[CapabilitySnapshot] = field(default_factory=list)
+    # New and changed snapshots alike, written in one upsert.
+    snapshots: list[CapabilitySnapshot] = field(default_factory=list)
     # Planned results not applied because their agent moved since the plan.
     stale: dict[int, Drift] = field(default_factory=dict)
     # Events that are not type changes: an agent given up, found behind a login, gone offline or back.
@@ -248,8 +248,7 @@ class Evaluation:
         self.promotions += other.promotions
         self.disagreements += other.disagreements
         self.found.update(other.found)
-        self.new_snapshots += other.new_snapshots
-        self.changed_snapshots += other.changed_snapshots
+        self.snapshots += other.snapshots
         self.stale.update(other.stale)
         self.notices += other.notices
         self.records += other.records
@@ -289,9 +288,7 @@ def _evaluate(
         evaluation.found[agent_id] = found
         if snapshot is None:
             snapshot = snapshots[agent_id] = CapabilitySnapshot(agent=agent)
-            evaluation.new_snapshots.append(snapshot)
-        else:
-            evaluation.changed_snapshots.append(snapshot)
+        evaluation.snapshots.append(snapshot)
         _evaluate_one(agent, snapshot, result, run, evaluation)
     return evaluation
 
@@ -505,11 +502,16 @@ def _apply_batch(results: Sequence[tuple[int, ProbeResult]], run: _Run) -> Evalu
         evaluation = _evaluate(agents, snapshots, results, run)
         ProbeRecord.objects.bulk_create(evaluation.records)
         figures = summaries(list(evaluation.found), run.now)
-        for snapshot in (*evaluation.new_snapshots, *evaluation.changed_snapshots):
+        for snapshot in evaluation.snapshots:
             snapshot.uptime_7d, snapshot.latency_p50_ms = figures.get(snapshot.agent_id, (None, None))
-        CapabilitySnapshot.objects.bulk_create(evaluation.new_snapshots)
-        if evaluation.changed_snapshots:
-            CapabilitySnapshot.objects.bulk_update(evaluation.changed_snapshots, SNAPSHOT_FIELDS, batch_size=500)
+        # One INSERT ... ON CONFLICT for new and changed snapshots alike: bulk_update's
+        # CASE per field and row cost more CPU than the probes of a whole batch.
+        CapabilitySnapshot.objects.bulk_create(
+            evaluation.snapshots,
+            update_conflicts=True,
+            unique_fields=["agent"],
+            update_fields=SNAPSHOT_FIELDS,
+        )
         apply_type_changes(
             evaluation.promotions, source=run.promote_source, actor=run.actor, run_id=run.run_id, found=evaluation.found
         )

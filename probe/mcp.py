@@ -8,20 +8,25 @@
 * **Legacy HTTP+SSE** (2024-11-05): ``GET`` the SSE URL, read its ``endpoint``
   event, POST each message there and read the replies on the open stream.
 
-Negotiation follows the official client's ``mode='auto'``
-(``mcp/client/_probe.py``): ``server/discover`` at the newest modern version;
--32022 naming a mutual modern version retries once at it; any other JSON-RPC
-error or refusal falls back to ``initialize``, whose -32022 naming a modern
-version switches to it. A POST refused with 405 (or 404, as Express answers) is
-tried as an SSE endpoint. A registered bare origin where nothing answers is tried
-at ``/mcp``, then ``/sse``.
-Every route that answered is returned, so the next crawl goes straight there.
+Negotiation decides as the official client's ``mode='auto'``
+(``mcp/client/_probe.py``) does, in fewer round trips: ``server/discover`` at the
+newest modern version and ``initialize`` are sent together, as a browser races
+IPv6 and IPv4, and a modern answer wins; -32022 naming another mutual modern
+version retries discover once at it; otherwise the handshake's answer decides,
+and its -32022 naming a modern version switches to it. ``notifications/initialized``
+goes out beside the first request rather than before it (a server that refuses
+a request ahead of it gets that request again once it has arrived). A POST
+refused with 405 (or 404, as Express answers) is tried as an SSE endpoint. A
+registered bare origin where nothing answers is tried at ``/mcp``, then ``/sse``.
+So a first probe costs two sequential round trips in either dialect. Every route
+that answered is returned, so the next crawl goes straight there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -195,11 +200,44 @@ class ModernSession(_PostSession):
         return {**params, "_meta": meta}
 
 
-class HandshakeSession(_PostSession):
+class _Announcing:
+    """A session whose ``notifications/initialized`` rides beside its first request."""
+
+    def __init__(self) -> None:
+        self.unannounced = False
+
+    async def _announce(self) -> None:
+        raise NotImplementedError
+
+    async def _announced(self, request: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        if not self.unannounced:
+            return await request()
+        self.unannounced = False
+        notice = asyncio.ensure_future(self._announce())
+        try:
+            try:
+                result = await request()
+            except RpcError:
+                if notice.done():
+                    raise
+                # A strict server refuses requests until the notification has arrived:
+                # once it has, ask again.
+                await notice
+                return await request()
+        except BaseException:
+            notice.cancel()
+            await asyncio.gather(notice, return_exceptions=True)
+            raise
+        await notice
+        return result
+
+
+class HandshakeSession(_PostSession, _Announcing):
     """Streamable HTTP with ``initialize`` and an optional ``Mcp-Session-Id``."""
 
     def __init__(self, http: HttpClient, endpoint: str) -> None:
-        super().__init__(http, endpoint, version="")  # the server names it in its initialize answer
+        _PostSession.__init__(self, http, endpoint, version="")  # the server names it in its initialize answer
+        _Announcing.__init__(self)
         self.session_id: str | None = None
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
@@ -214,7 +252,14 @@ class HandshakeSession(_PostSession):
         self.session_id = response.headers.get("Mcp-Session-Id", self.session_id)
 
     async def initialize(self) -> None:
-        self.version = _negotiated_version(await self.call("initialize", _initialize_params()), HANDSHAKE_VERSION)
+        """``initialize``; the notification that completes it goes with the next request."""
+        self.version = _negotiated_version(await super().call("initialize", _initialize_params()), HANDSHAKE_VERSION)
+        self.unannounced = True
+
+    async def call(self, method: str, params: dict[str, Any], *, name: str | None = None) -> dict[str, Any]:
+        return await self._announced(lambda: super(HandshakeSession, self).call(method, params, name=name))
+
+    async def _announce(self) -> None:
         body = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
         response = await self.http.request("POST", self.endpoint, body=body, headers=self._headers("", None))
         async with response:
@@ -223,12 +268,13 @@ class HandshakeSession(_PostSession):
                 raise Refused(response.status, response.reason)
 
 
-class SseSession:
+class SseSession(_Announcing):
     """The legacy HTTP+SSE transport: replies arrive on a stream opened by GET."""
 
     transport = Transport.SSE
 
     def __init__(self, http: HttpClient, sse_url: str) -> None:
+        super().__init__()
         self.http = http
         self.sse_url = sse_url
         self.post_url = ""
@@ -257,6 +303,9 @@ class SseSession:
         else:
             raise ProbeFailure(ProbeErrorKind.PROTOCOL, "the event stream ended without an endpoint event")
         self.version = _negotiated_version(await self.call("initialize", _initialize_params()), "2024-11-05")
+        self.unannounced = True
+
+    async def _announce(self) -> None:
         await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def _checked_endpoint(self, data: str) -> str:
@@ -275,6 +324,9 @@ class SseSession:
                 raise Refused(response.status, response.reason)
 
     async def call(self, method: str, params: dict[str, Any], *, name: str | None = None) -> dict[str, Any]:
+        return await self._announced(lambda: self._call(method, params))
+
+    async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self._events is not None, "open() first"
         request_id = self.next_id
         self.next_id += 1
@@ -338,56 +390,53 @@ def _final(failure: ProbeFailure) -> bool:
     )
 
 
+async def _outcome(attempt: Awaitable[Any]) -> Any:
+    """What the attempt returned, or what it raised: both attempts end before either decides."""
+    try:
+        return await attempt
+    except Exception as exc:
+        return exc
+
+
 async def _negotiate(http: HttpClient, endpoint: str) -> Session:
-    version = MODERN_VERSION
+    modern = ModernSession(http, endpoint)
+    handshake = HandshakeSession(http, endpoint)
+    discovered, initialized = await asyncio.gather(
+        _outcome(modern.call("server/discover", {})), _outcome(handshake.initialize())
+    )
+    for outcome in (discovered, initialized):
+        if isinstance(outcome, Exception) and not isinstance(outcome, ProbeFailure):
+            raise outcome  # the connection itself failed: the prober names its kind
+    if isinstance(discovered, ProbeFailure) and _final(discovered):
+        raise discovered
+    if isinstance(discovered, RpcError):
+        mutual = _mutual_modern(discovered.supported_versions)
+        if discovered.code == UNSUPPORTED_PROTOCOL_VERSION and mutual and mutual != modern.version:
+            modern = ModernSession(http, endpoint, mutual)
+            try:
+                discovered = await modern.call("server/discover", {})
+            except ProbeFailure as failure:
+                discovered = failure
+    if isinstance(discovered, dict):
+        supported = discovered.get("supportedVersions")
+        if isinstance(supported, list) and modern.version in supported:
+            return modern
+        # it answers discover but advertises no modern version: a handshake server
+    if initialized is None:
+        return handshake
+    if isinstance(initialized, RpcError):
+        mutual = _mutual_modern(initialized.supported_versions)
+        if initialized.code == UNSUPPORTED_PROTOCOL_VERSION and mutual:
+            return ModernSession(http, endpoint, mutual)  # a modern-only server that names its version
     # A POST refused with 405, or with 404 as Express answers ("Cannot POST"): the MCP
     # specification's backwards compatibility, and the SDKs' own fallback, then try an
     # event stream at the same URL before calling it not found.
-    post_refused = False
-    not_found: Refused | None = None
-    for attempt in range(2):
-        modern = ModernSession(http, endpoint, version)
-        try:
-            discovered = await modern.call("server/discover", {})
-        except RpcError as error:
-            mutual = _mutual_modern(error.supported_versions)
-            if error.code == UNSUPPORTED_PROTOCOL_VERSION and mutual and mutual != version and attempt == 0:
-                version = mutual
-                continue
-            break
-        except Refused as refusal:
-            post_refused = refusal.status in (404, 405)
-            not_found = refusal if refusal.status == 404 else None
-            break
-        except ProbeFailure as failure:
-            if _final(failure):
-                raise
-            break
-        supported = discovered.get("supportedVersions")
-        if isinstance(supported, list) and version in supported:
-            return modern
-        break  # answers discover but advertises no modern version: a handshake server
-
-    if not post_refused:
-        handshake = HandshakeSession(http, endpoint)
-        try:
-            await handshake.initialize()
-            return handshake
-        except RpcError as error:
-            mutual = _mutual_modern(error.supported_versions)
-            if error.code == UNSUPPORTED_PROTOCOL_VERSION and mutual:
-                return ModernSession(http, endpoint, mutual)  # a modern-only server that names its version
-            raise
-        except Refused as refusal:
-            if refusal.status == 404:
-                raise _NotHere(refusal) from None
-            if refusal.status != 405:
-                raise
-
+    if not isinstance(initialized, Refused) or initialized.status not in (404, 405):
+        raise initialized
     try:
         return await _opened_sse(http, endpoint)
     except Refused as refusal:
-        raise _NotHere(not_found or refusal) from None
+        raise _NotHere(initialized if initialized.status == 404 else refusal) from None
 
 
 async def _opened_sse(http: HttpClient, sse_url: str) -> SseSession:

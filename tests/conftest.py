@@ -1,5 +1,7 @@
 import os
+import subprocess
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -67,6 +69,24 @@ def dialects() -> Iterator[str]:
 
     with ServerThread(dialects_app()) as server:
         yield server.base_url
+
+
+@pytest.fixture(scope="session")
+def typescript_agents() -> Iterator[str]:
+    """Base URL of agents served by the TypeScript SDKs under Node (tests/node/agents.mjs;
+    bin/test installs its pinned packages)."""
+    node = Path(__file__).parent / "node"
+    if not (node / "node_modules").is_dir():
+        pytest.fail("tests/node/node_modules is missing: run bin/test, which installs it with npm ci")
+    with subprocess.Popen(
+        ["node", "agents.mjs"], cwd=node, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as server:
+        assert server.stdout is not None and server.stdin is not None
+        port = server.stdout.readline().strip()
+        assert port.isdigit(), f"the Node agents did not start (exit code {server.poll()})"
+        yield f"http://127.0.0.1:{port}"
+        server.stdin.close()  # the server exits when its stdin ends
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

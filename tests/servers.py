@@ -325,6 +325,55 @@ async def _slow_sales(request: web.Request) -> web.StreamResponse:
 
 # --- Agents whose replies attack the crawler (issue: a crawler no hostile agent can hurt) ---
 
+ROUND_TRIP = 0.2
+# (JSON-RPC method, arrival on the loop's clock) per request to /timed/mcp.
+TIMED_ARRIVALS: list[tuple[str, float]] = []
+
+
+async def _timed(request: web.Request) -> web.StreamResponse:
+    """A handshake-era agent (SDK 1.x: no server/discover) that takes ROUND_TRIP to
+    answer anything, the notification included, and notes when each request arrived."""
+    message = await request.json()
+    TIMED_ARRIVALS.append((message.get("method", ""), asyncio.get_running_loop().time()))
+    await asyncio.sleep(ROUND_TRIP)
+    if "id" not in message:
+        return web.Response(status=202)
+    if (unknown := method_not_found(message)) is not None:
+        return unknown
+    if message["method"] == "initialize":
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "timed"}}
+    else:
+        result = {"tools": [{"name": "get_products"}]}
+    return web.json_response({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
+# Sessions of /strict/mcp that have received notifications/initialized.
+STRICT_ANNOUNCED: set[str] = set()
+
+
+async def _strict(request: web.Request) -> web.StreamResponse:
+    """A session server that refuses any request before notifications/initialized has
+    arrived, and is slow to take the notification in, so a request sent beside it wins."""
+    message = await request.json()
+    session = request.headers.get("Mcp-Session-Id", "")
+    if message.get("method") == "notifications/initialized":
+        await asyncio.sleep(0.2)
+        STRICT_ANNOUNCED.add(session)
+        return web.Response(status=202)
+    if (unknown := method_not_found(message)) is not None:
+        return unknown
+    if message["method"] == "initialize":
+        session = f"strict-{len(STRICT_ANNOUNCED)}-{id(request)}"
+        result: dict[str, Any] = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "strict"}}
+        reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+        return web.json_response(reply, headers={"Mcp-Session-Id": session})
+    if session not in STRICT_ANNOUNCED:
+        error = {"code": -32600, "message": "Received request before initialization was complete"}
+        return web.json_response({"jsonrpc": "2.0", "id": message["id"], "error": error}, status=400)
+    reply = {"jsonrpc": "2.0", "id": message["id"], "result": {"tools": [{"name": "get_signals"}]}}
+    return web.json_response(reply)
+
+
 NESTING = 100_000
 DEEP_JSON = b'{"jsonrpc":"2.0","id":2,"result":' + b"[" * NESTING + b"]" * NESTING + b"}"
 MANY_TOOLS = 215_000
@@ -443,6 +492,8 @@ def hostile_app() -> web.Application:
         "/not-an-agent": _not_an_agent,
         "/whoami": _whoami,
         "/counted": _counted,
+        "/timed/mcp": _timed,
+        "/strict/mcp": _strict,
         "/slow/{index}/mcp": _slow_sales,
         "/sse-open": _sse_kept_open,
         "/tools/{kind}/mcp": _hostile_tool_list,

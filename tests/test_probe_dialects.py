@@ -109,3 +109,65 @@ def test_an_sse_endpoint_event_naming_another_origin_is_refused() -> None:
     )
     with pytest.raises(Exception, match="another origin"):
         session._checked_endpoint("http://169.254.169.254/latest/meta-data")
+
+
+def _waves(arrivals: list[tuple[str, float]], round_trip: float) -> list[set[str]]:
+    """Requests grouped by when they arrived: a new wave starts a round trip after the last."""
+    waves: list[set[str]] = []
+    wave_start = float("-inf")
+    for method, at in sorted(arrivals, key=lambda arrival: arrival[1]):
+        if at - wave_start >= round_trip / 2:
+            waves.append(set())
+            wave_start = at
+        waves[-1].add(method)
+    return waves
+
+
+def test_a_handshake_era_agent_is_probed_in_two_sequential_round_trips(hostile: str) -> None:
+    from tests.servers import ROUND_TRIP, TIMED_ARRIVALS
+
+    TIMED_ARRIVALS.clear()
+    limits = ProbeLimits(deadline=5, address_policy=LOOPBACK_ONLY)
+    [result] = run_probes([ProbeTarget(hostile + "/timed/mcp", "mcp")], limits)
+    assert result.ok, result.error_message
+    assert result.tool_names == ["get_products"] and result.protocol_version == "2025-06-18"
+    # discover and initialize race; the notification goes out beside tools/list
+    assert _waves(TIMED_ARRIVALS, ROUND_TRIP) == [
+        {"server/discover", "initialize"},
+        {"notifications/initialized", "tools/list"},
+    ]
+
+    TIMED_ARRIVALS.clear()
+    route = Route(result.transport, result.protocol_version, result.endpoint)
+    [again] = run_probes([ProbeTarget(hostile + "/timed/mcp", "mcp", route=route)], limits)
+    assert again.ok, again.error_message
+    # a remembered handshake route: initialize, then the notification beside tools/list
+    assert _waves(TIMED_ARRIVALS, ROUND_TRIP) == [{"initialize"}, {"notifications/initialized", "tools/list"}]
+
+
+def test_a_server_that_wants_the_notification_first_is_asked_again(hostile: str) -> None:
+    limits = ProbeLimits(deadline=5, address_policy=LOOPBACK_ONLY)
+    [result] = run_probes([ProbeTarget(hostile + "/strict/mcp", "mcp")], limits)
+    assert result.ok, result.error_message
+    assert result.tool_names == ["get_signals"]
+
+
+def test_agents_built_with_the_typescript_sdks_are_classified(db: None, typescript_agents: str) -> None:
+    # Express answers the POST to the SSE URL with 404 "Cannot POST /mcp"; the A2A agent
+    # is registered at the JSON-RPC URL its card names, and its card is at the origin.
+    legacy = make_agent(typescript_agents + "/mcp")
+    a2a = make_agent(typescript_agents + "/a2a/jsonrpc", protocol="a2a")
+    summary = crawl_chunk([legacy.pk, a2a.pk], deadline=5.0)
+    assert summary["failed"] == {}, summary
+    legacy_snapshot = CapabilitySnapshot.objects.get(agent=legacy)
+    assert (Agent.objects.get(pk=legacy.pk).type, legacy_snapshot.transport, legacy_snapshot.endpoint) == (
+        "signals",
+        "sse",
+        typescript_agents + "/mcp",
+    )
+    assert legacy_snapshot.tool_names == ["get_signals", "activate_signal"]
+    a2a_snapshot = CapabilitySnapshot.objects.get(agent=a2a)
+    assert (Agent.objects.get(pk=a2a.pk).type, a2a_snapshot.endpoint) == (
+        "sales",
+        typescript_agents + "/.well-known/agent-card.json",
+    )
