@@ -214,6 +214,8 @@ class NoticeKind(models.TextChoices):
     AUTH_REQUIRED = "auth_required", "Behind a login: needs credentials"
     WENT_OFFLINE = "went_offline", "Stopped answering: three probes in a row failed"
     BACK_ONLINE = "back_online", "Answers again"
+    HOST_VERIFIED = "host_verified", "Its host is on a domain the member proved"
+    HOST_UNVERIFIED = "host_unverified", "Its host is no longer on a domain the member proved"
 
 
 _KIND_BY_SOURCE = {

@@ -5,6 +5,7 @@ from rq import cron
 
 from crawler.jobs import CRAWL_QUEUE, scheduled_crawl
 from crawler.liveness import maintain_probe_history
+from members.domains import recheck_verified
 from notifications.delivery import DELIVERY_JOB_TIMEOUT, NOTIFICATIONS_QUEUE, deliver_notifications, staff_digest
 
 cron.register(scheduled_crawl, CRAWL_QUEUE, cron=settings.AGENT_CRAWL_CRON, job_timeout=300, name="crawl-agents")
@@ -12,6 +13,8 @@ cron.register(scheduled_crawl, CRAWL_QUEUE, cron=settings.AGENT_CRAWL_CRON, job_
 cron.register(
     maintain_probe_history, CRAWL_QUEUE, cron=settings.PROBE_HISTORY_CRON, job_timeout=1800, name="probe-history"
 )
+# Verified domains' proofs, checked again daily (lost after 72 hours of failures).
+cron.register(recheck_verified, CRAWL_QUEUE, cron=settings.DOMAIN_RECHECK_CRON, job_timeout=1800, name="domain-proofs")
 # Retries with backoff and owners' daily digests come due between events.
 cron.register(
     deliver_notifications,

@@ -240,3 +240,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Domain proofs (members.domains). With true, the member API refuses to register an
+# agent on a host that no domain the profile verified covers; off by default, so
+# existing data and the demo keep working (their agents are shown as unverified).
+REGISTRY_REQUIRE_VERIFIED_HOSTS = env.bool("REGISTRY_REQUIRE_VERIFIED_HOSTS", default=False)
+# Where loopback probes are allowed (tests, the demo): fetch the well-known file over
+# plain HTTP on this port instead of HTTPS on 443. Ignored otherwise.
+DOMAIN_PROOF_HTTP_PORT = env.int("DOMAIN_PROOF_HTTP_PORT", default=0)
+# When verified domains' proofs are checked again (daily, UTC).
+DOMAIN_RECHECK_CRON = env.str("DOMAIN_RECHECK_CRON", default="15 4 * * *")

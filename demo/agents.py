@@ -4,7 +4,8 @@ Bidcliq and Swivel registered their agents as ``buying`` before any probe
 existed; the fleet shows they are sales agents. Lumen, Relay and Harbor speak
 the other dialects (modern-only MCP, legacy HTTP+SSE, a bare origin); Civic,
 Marque and Gauge are AdCP 3 agents whose declaration decides; Vault answers only
-with the bearer token its owner saved.
+with the bearer token its owner saved. Northwind proved the domain its agent runs
+on; the others did not.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from yarl import URL
 
 from probe.vocabulary import Protocol
 from registry.types import AgentType
@@ -42,10 +44,20 @@ class DemoAgent:
     dialect: Dialect
     tools: tuple[str, ...] = ()
     supported_protocols: tuple[str, ...] = ()  # AdCP 3 only
+    # A domain its member claims and proves with the fleet's well-known file; the
+    # agent is then registered on agents.<domain> (*.localhost resolves to loopback).
+    verified_domain: str = ""
 
     @property
     def protocol(self) -> Protocol:
         return Protocol.A2A if self.dialect == Dialect.A2A else Protocol.MCP
+
+    def url(self, fleet_url: str) -> str:
+        """Where it is registered: under the fleet's URL, on its own host when it has a verified domain."""
+        base = URL(fleet_url)
+        if self.verified_domain:
+            base = base.with_host(f"agents.{self.verified_domain}")
+        return str(base).rstrip("/") + self.path
 
     @property
     def path(self) -> str:
@@ -71,7 +83,17 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     DemoAgent(
         "swivel", "Swivel", "swivel", AgentType.BUYING, "Swivel Media Agent", Dialect.MCP, (*SALES, "update_media_buy")
     ),
-    DemoAgent("northwind", "Northwind Media", "northwind", AgentType.SALES, "Northwind Sales", Dialect.MCP, SALES),
+    # Northwind proved northwind.localhost (the fleet serves its well-known file): a verified host.
+    DemoAgent(
+        "northwind",
+        "Northwind Media",
+        "northwind",
+        AgentType.SALES,
+        "Northwind Sales",
+        Dialect.MCP,
+        SALES,
+        verified_domain="northwind.localhost",
+    ),
     DemoAgent("meridian", "Meridian Publishing", "meridian", AgentType.SALES, "Meridian (A2A)", Dialect.A2A, SALES),
     DemoAgent(
         "canvas",

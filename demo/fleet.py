@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from demo.agents import DEMO_BEARER_TOKEN, Dialect, of_dialect
+from demo.agents import DEMO_AGENTS, DEMO_BEARER_TOKEN, Dialect, of_dialect
+from probe.proof import MAX_BODY, WELL_KNOWN_PATH
 
 
 def _tool_function(name: str) -> Callable[..., str]:
@@ -51,13 +53,36 @@ def adcp3_mcp_server(name: str, supported_protocols: Sequence[str], tool_names: 
     return server
 
 
+def _loopback_guard() -> Any:
+    """The SDK's DNS-rebinding guard as it sets it for 127.0.0.1, with the demo's own hosts
+    (agents.<verified domain>, which resolve to loopback) let in too."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        *(f"agents.{a.verified_domain}" for a in DEMO_AGENTS if a.verified_domain),
+    ]
+    return TransportSecuritySettings(
+        allowed_hosts=[f"{host}:*" for host in hosts], allowed_origins=[f"http://{host}:*" for host in hosts]
+    )
+
+
 def mcp_routes(server: Any, path: str, *, json_response: bool = False, stateless: bool = False) -> Starlette:
-    return server.streamable_http_app(streamable_http_path=path, json_response=json_response, stateless_http=stateless)
+    return server.streamable_http_app(
+        streamable_http_path=path,
+        json_response=json_response,
+        stateless_http=stateless,
+        transport_security=_loopback_guard(),
+    )
 
 
 def sse_routes(server: Any, prefix: str) -> Starlette:
     """The legacy HTTP+SSE transport (2024-11-05): GET ``<prefix>/sse``, POST to the endpoint it names."""
-    return server.sse_app(sse_path=f"{prefix}/sse", message_path=f"{prefix}/messages/")
+    return server.sse_app(
+        sse_path=f"{prefix}/sse", message_path=f"{prefix}/messages/", transport_security=_loopback_guard()
+    )
 
 
 async def buffered_body(receive: Any) -> tuple[bytes, Any]:
@@ -169,6 +194,26 @@ class RequireBearer:
         await self.app(scope, receive, send)
 
 
+def _token_for(host: str) -> str | None:
+    # Imported here: the benchmarks' agent servers import this module without Django set up.
+    from django.db import connection
+
+    from members.models import DomainClaim
+
+    try:
+        return DomainClaim.objects.filter(domain=host).values_list("token", flat=True).first()
+    finally:
+        connection.close()  # this worker thread's own connection; a proof is asked rarely
+
+
+async def _proof_file(request: Request) -> Response:
+    """The well-known file of a demo domain: the token its member's claim holds."""
+    token = await sync_to_async(_token_for)((request.url.hostname or "").lower())
+    if token is None:
+        return PlainTextResponse("no such domain", status_code=404)
+    return PlainTextResponse(token[:MAX_BODY])
+
+
 def demo_fleet_app() -> Any:
     """Every agent of the demo table, served as its dialect says."""
     served = {
@@ -192,5 +237,6 @@ def demo_fleet_app() -> Any:
         extra += a2a_card_routes(agent.name, agent.tools, card_url=f"/{agent.name}/.well-known/agent-card.json")
     for agent in of_dialect(Dialect.SILENT):
         extra.append(Route(f"/{agent.name}/mcp", _never_answer, methods=["GET", "POST"]))
+    extra.append(Route(WELL_KNOWN_PATH, _proof_file, methods=["GET"]))
     fleet = ModernOnly(combine(apps, extra), [f"/{a.name}/mcp" for a in of_dialect(Dialect.MODERN_ONLY)])
     return RequireBearer(fleet, [f"/{a.name}/mcp" for a in of_dialect(Dialect.BEARER)], DEMO_BEARER_TOKEN)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,7 +19,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from members.models import MemberAgent, MemberProfile, validate_member_slug
+from members.domains import claim, claimable, instructions, remove, verify, what_to_do
+from members.models import DomainClaim, MemberAgent, MemberProfile, host_of, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
 from members.resolve import Rule, with_resolution
 from probe.vocabulary import Protocol
@@ -131,6 +132,10 @@ def _agent_document(ma: Any, snapshot: CapabilitySnapshot | None) -> dict[str, A
         "published_type": ma.agent.type,
         "inferred_type": ma.inferred_type,
         "auth_required": bool(snapshot and snapshot.auth_required),
+        "host_verified": bool(ma.verified_domain),
+        "verified_domain": ma.verified_domain or None,
+        # What to do about it, when the host is on no domain the profile proved.
+        "host_verification": None if ma.verified_domain else what_to_do(host_of(ma.agent.url)),
         # The last probe's failure in the agent's own words (e.g. why saved credentials were rejected).
         "probe_error": (
             {"kind": snapshot.error_kind, "message": snapshot.error_message}
@@ -270,3 +275,98 @@ class MyMemberProfile(APIView):
         serializer = ProfileInputSerializer(data=payload)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+class DomainInputSerializer(serializers.Serializer):
+    domain = serializers.CharField(max_length=300)
+
+
+class DnsProofSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    value = serializers.CharField()
+
+
+class HttpProofSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    body = serializers.CharField()
+
+
+class DomainClaimSerializer(serializers.Serializer):
+    domain = serializers.CharField()
+    verified = serializers.BooleanField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+    verified_by = serializers.CharField(help_text="dns, http or staff; empty while unverified")
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    token = serializers.CharField()
+    dns = DnsProofSerializer()
+    http = HttpProofSerializer()
+
+
+def claim_document(claim: DomainClaim) -> dict[str, Any]:
+    return {
+        "domain": claim.domain,
+        "verified": claim.verified,
+        "verified_at": claim.verified_at,
+        "verified_by": claim.verified_by,
+        "last_checked_at": claim.last_checked_at,
+        "last_error": claim.last_error,
+        "token": claim.token,
+        **instructions(claim),
+    }
+
+
+class MyDomains(APIView):
+    """Domains the profile claims, and how to prove each."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ProfileWriteThrottle]
+
+    @extend_schema(summary="List your profile's domains", responses=DomainClaimSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        claims = DomainClaim.objects.filter(profile=owned_profile(request)).order_by("domain")
+        return Response([claim_document(c) for c in claims])
+
+    @extend_schema(
+        summary="Claim a domain: publish its TXT record or well-known file, then verify",
+        request=DomainInputSerializer,
+        responses={201: DomainClaimSerializer, 200: DomainClaimSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        profile = owned_profile(request)
+        serializer = DomainInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            found, created = claim(profile, serializer.validated_data["domain"])
+        except ValidationError as exc:
+            raise ApiValidationError({"domain": exc.messages}) from None
+        return Response(claim_document(found), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _claim_of(request: Request, domain: str) -> DomainClaim:
+    """The requesting owner's claim on the domain, however it is spelled (404 when none)."""
+    try:
+        stored = claimable(domain)
+    except ValidationError:
+        raise NotFound("This profile claims no such domain.") from None
+    return get_object_or_404(DomainClaim, profile=owned_profile(request), domain=stored)
+
+
+class MyDomain(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ProfileWriteThrottle]
+
+    @extend_schema(summary="Withdraw a domain claim", responses={204: None})
+    def delete(self, request: Request, domain: str) -> Response:
+        remove(_claim_of(request, domain))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VerifyMyDomain(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ProfileWriteThrottle]
+
+    @extend_schema(summary="Check a domain's proofs now", request=None, responses=DomainClaimSerializer)
+    def post(self, request: Request, domain: str) -> Response:
+        return Response(claim_document(verify(_claim_of(request, domain))))

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from audit.models import AppendOnlyModel, AppendOnlyQuerySet
 from members.resolve import publish_resolved_types
+from probe.vocabulary import ProofMethod
 from registry.models import Agent
 from registry.publish import show_applied
 from registry.types import AgentType, parse_agent_type
@@ -60,6 +64,16 @@ def validate_member_slug(value: str) -> None:
         raise ValidationError(f"{value!r} is reserved; choose another slug.", code="reserved_slug")
 
 
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def covering(domains: Iterable[str], host: str) -> str:
+    """The longest of these domains the host equals or is under ("" when none)."""
+    matches = [d for d in domains if host == d or host.endswith("." + d)]
+    return max(matches, key=len, default="")
+
+
 class MemberProfile(models.Model):
     slug = models.CharField(max_length=64, unique=True, validators=[validate_member_slug])
     display_name = models.CharField(max_length=200)
@@ -78,6 +92,9 @@ class MemberProfile(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         validate_member_slug(self.slug)
         super().save(*args, **kwargs)
+
+    def verified_domains(self) -> list[str]:
+        return list(self.domains.filter(verified_at__isnull=False).values_list("domain", flat=True))
 
 
 class MemberAgentQuerySet(models.QuerySet):
@@ -120,6 +137,9 @@ class MemberAgent(models.Model):
     agent = models.OneToOneField(Agent, on_delete=models.PROTECT, related_name="registration")
     declared_type = models.CharField(max_length=32, choices=AgentType.choices)
     display_name = models.CharField(max_length=200, blank=True)
+    # The profile's verified domain that covers the agent's host ("" when none does):
+    # kept by members.domains whenever a registration or a verification changes.
+    verified_domain = models.CharField(max_length=253, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,6 +157,7 @@ class MemberAgent(models.Model):
         with transaction.atomic():
             # Agent row first, as every type writer does: one lock order, no deadlock.
             self.lock_agent()
+            self.verified_domain = covering(self.profile.verified_domains(), host_of(self.agent.url))
             super().save(*args, **kwargs)
             self.publish_resolved_type(actor=actor)
 
@@ -168,3 +189,61 @@ class HostQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}: {self.max_agents} agents"
+
+
+class DomainClaim(models.Model):
+    """A domain a profile says is theirs, and whether it has proved it (members.domains)."""
+
+    profile = models.ForeignKey(MemberProfile, on_delete=models.CASCADE, related_name="domains")
+    # Lower case, IDNA (A-labels), no trailing dot.
+    domain = models.CharField(max_length=253)
+    # Published in DNS or a file, so not a secret; per profile and domain, 192 random bits.
+    token = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.CharField(max_length=8, choices=ProofMethod.choices, blank=True)
+    # Who verified by hand (staff), with why.
+    verified_actor = models.CharField(max_length=150, blank=True)
+    verified_note = models.TextField(blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # The first of an unbroken run of failed checks of a verified domain.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["profile__slug", "domain"]
+        constraints = [models.UniqueConstraint(fields=["profile", "domain"], name="one_claim_per_profile_and_domain")]
+        permissions = [("verify_domain", "Can verify or revoke a domain claim by hand")]
+
+    def __str__(self) -> str:
+        return f"{self.profile.slug}: {self.domain}"
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class DomainEventKind(models.TextChoices):
+    VERIFIED = "verified", "Verified"
+    LOST = "lost", "Verification lost"
+    REVOKED = "revoked", "Revoked by staff"
+
+
+class DomainEvent(AppendOnlyModel):
+    """Every verification of a domain and every loss: who, when, which proof. Append-only."""
+
+    profile_slug = models.CharField(max_length=64, db_index=True)
+    domain = models.CharField(max_length=253, db_index=True)
+    kind = models.CharField(max_length=16, choices=DomainEventKind.choices)
+    proof = models.CharField(max_length=8, choices=ProofMethod.choices, blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.profile_slug}): {self.get_kind_display()}"

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +19,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.models import Source
-from members.models import HostQuota, MemberAgent, MemberProfile
+from members.domains import unverified_hosts, what_to_do
+from members.models import HostQuota, MemberAgent, MemberProfile, covering, host_of
 from members.resolve import publish_resolved_types
 from members.signals import agents_unregistered
 from probe.vocabulary import Protocol
@@ -49,10 +49,6 @@ class QuotaExceeded(ValidationError):
     """A member write would exceed one of the registration quotas (settings.MEMBER_MAX_*)."""
 
 
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or ""
-
-
 def _on_host(host: str) -> Q:
     """Registrations of agents on this host, whatever the scheme or port."""
     condition = Q()
@@ -78,11 +74,11 @@ def check_quotas(profile: MemberProfile, urls: Sequence[str], already_registered
         raise QuotaExceeded(
             {"agents": [f"A member profile registers at most {settings.MEMBER_MAX_AGENTS_PER_PROFILE} agents (quota)."]}
         )
-    per_host = Counter(_host(url) for url in new)
+    per_host = Counter(host_of(url) for url in new)
     raised = dict(HostQuota.objects.filter(host__in=list(per_host)).values_list("host", "max_agents"))
     on_these_hosts = reduce(operator.or_, (_on_host(host) for host in per_host))
     registered_on = Counter(
-        _host(url) for url in MemberAgent.objects.filter(on_these_hosts).values_list("agent__url", flat=True)
+        host_of(url) for url in MemberAgent.objects.filter(on_these_hosts).values_list("agent__url", flat=True)
     )
     for host, adding in sorted(per_host.items()):
         limit = raised.get(host, settings.MEMBER_MAX_AGENTS_PER_HOST)
@@ -136,6 +132,17 @@ def register_agents(
             raise AgentUrlTaken({"agents": [f"{url} cannot be registered by this profile." for url in taken]})
         if enforce_quotas:
             check_quotas(profile, list(cleaned), {url for url, a in agents.items() if a.pk in existing})
+            if settings.REGISTRY_REQUIRE_VERIFIED_HOSTS:
+                new_urls = [url for url, a in agents.items() if a.pk not in existing]
+                if unverified := unverified_hosts(profile, new_urls):
+                    raise ValidationError(
+                        {
+                            "agents": [
+                                f"{host} is on no domain this profile has verified. {what_to_do(host)}"
+                                for host in unverified
+                            ]
+                        }
+                    )
         # An endpoint registered again after nobody did: back in the crawl, under its new registrant's name.
         revived = [a for a in agents.values() if a.unregistered_at is not None]
         for agent in revived:
@@ -144,6 +151,7 @@ def register_agents(
             Agent.objects.bulk_update(revived, ["unregistered_at", "name"])
 
         now = timezone.now()
+        domains = profile.verified_domains()
         to_create: list[MemberAgent] = []
         to_update: list[MemberAgent] = []
         for url, registration in cleaned.items():
@@ -157,9 +165,12 @@ def register_agents(
             member_agent.agent = agent
             member_agent.declared_type = registration.declared_type
             member_agent.display_name = registration.display_name
+            member_agent.verified_domain = covering(domains, host_of(url))
             member_agent.updated_at = now
         MemberAgent.objects.bulk_create_resolved(to_create)
-        MemberAgent.objects.bulk_update_resolved(to_update, ["declared_type", "display_name", "updated_at"])
+        MemberAgent.objects.bulk_update_resolved(
+            to_update, ["declared_type", "display_name", "verified_domain", "updated_at"]
+        )
         member_agents = to_create + to_update
         publish_resolved_types(MemberAgent.objects.filter(pk__in=[ma.pk for ma in member_agents]), actor=actor)
     return member_agents

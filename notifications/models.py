@@ -22,7 +22,8 @@ def all_kinds() -> list[str]:
     return list(NoticeKind.values)
 
 
-# By default owners are emailed about what needs them: disagreements, decisions, give-ups, login walls.
+# By default owners are emailed about what needs them: disagreements, decisions, give-ups, login walls,
+# outages, a lost domain proof.
 DEFAULT_EMAIL_KINDS = (
     NoticeKind.DISAGREEMENT,
     NoticeKind.ADOPTED,
@@ -31,6 +32,7 @@ DEFAULT_EMAIL_KINDS = (
     NoticeKind.AUTH_REQUIRED,
     NoticeKind.WENT_OFFLINE,
     NoticeKind.BACK_ONLINE,
+    NoticeKind.HOST_UNVERIFIED,
 )
 
 

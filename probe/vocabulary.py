@@ -33,3 +33,11 @@ class Transport(models.TextChoices):
 
 # Error kinds that mean "the agent answered behind a login", never "unreachable".
 AUTH_ERROR_KINDS: frozenset[str] = frozenset({ProbeErrorKind.AUTH_REQUIRED, ProbeErrorKind.AUTH_FAILED})
+
+
+class ProofMethod(models.TextChoices):
+    """How a member proved a domain is theirs."""
+
+    DNS = "dns", "DNS TXT record"
+    HTTP = "http", "Well-known file"
+    STAFF = "staff", "Verified by staff"

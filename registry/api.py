@@ -56,6 +56,8 @@ class PublicAgentSerializer(serializers.ModelSerializer):
     endpoint = serializers.SerializerMethodField()
     uptime_7d = serializers.SerializerMethodField()
     latency_p50_ms = serializers.SerializerMethodField()
+    host_verified = serializers.SerializerMethodField()
+    verified_domain = serializers.SerializerMethodField()
 
     class Meta:
         model = Agent
@@ -78,7 +80,17 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             "endpoint",
             "uptime_7d",
             "latency_p50_ms",
+            "host_verified",
+            "verified_domain",
         ]
+
+    def get_host_verified(self, agent: Agent) -> bool:
+        """The agent's host is on a domain its member proved it controls (DNS TXT or a well-known file)."""
+        return bool(agent.registration.verified_domain)
+
+    def get_verified_domain(self, agent: Agent) -> str | None:
+        """The proved domain the host is on (null when none)."""
+        return agent.registration.verified_domain or None
 
     def get_uptime_7d(self, agent: Agent) -> float | None:
         """The share of the last 7 days' probes that got an answer (null with none)."""
@@ -150,6 +162,11 @@ class PublicAgentSerializer(serializers.ModelSerializer):
         ),
         OpenApiParameter("member", OpenApiTypes.STR, description="a member profile slug"),
         OpenApiParameter("q", OpenApiTypes.STR, description="search in URL, names and member"),
+        OpenApiParameter(
+            "host_verified",
+            OpenApiTypes.BOOL,
+            description="true: only agents whose host is on a domain their member proved; false: only the others",
+        ),
     ],
 )
 class PublicAgentList(generics.ListAPIView):
@@ -165,6 +182,7 @@ class PublicAgentList(generics.ListAPIView):
                 member=params.get("member", ""),
                 q=params.get("q", ""),
                 adcp_protocol=params.get("adcp_protocol", ""),
+                host_verified=params.get("host_verified", ""),
             )
         except ValidationError as exc:
             raise ApiValidationError(exc.message_dict) from None

@@ -20,7 +20,13 @@ def public_agents() -> QuerySet[Agent]:
 
 
 def filter_agents(
-    queryset: QuerySet[Agent], *, type: str = "", member: str = "", q: str = "", adcp_protocol: str = ""
+    queryset: QuerySet[Agent],
+    *,
+    type: str = "",
+    member: str = "",
+    q: str = "",
+    adcp_protocol: str = "",
+    host_verified: str = "",
 ) -> QuerySet[Agent]:
     """Apply the listing's filters; a bad type or protocol raises ValidationError keyed by
     the parameter, naming the allowed values."""
@@ -38,6 +44,12 @@ def filter_agents(
         queryset = queryset.filter(snapshot__adcp_protocols__contains=ProtocolListField.token(declared))
     if member:
         queryset = queryset.filter(registration__profile__slug=member.strip().lower())
+    if host_verified:
+        wanted = host_verified.strip().lower()
+        if wanted not in ("true", "false"):
+            raise ValidationError({"host_verified": [f"{host_verified[:40]!r} is neither true nor false."]})
+        unverified = Q(registration__verified_domain="")
+        queryset = queryset.exclude(unverified) if wanted == "true" else queryset.filter(unverified)
     if q.strip():
         term = q.strip()[:200]
         queryset = queryset.filter(

@@ -2,12 +2,16 @@ import os
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.backends.postgresql.operations import DatabaseOperations
 from hypothesis import settings as hypothesis_settings
+
+if TYPE_CHECKING:
+    from tests.nameserver import NameServer
 
 # The suite (and so CI) replays the same examples every run, so a red build means
 # a change broke something; `HYPOTHESIS_PROFILE=explore` searches new ones.
@@ -87,6 +91,16 @@ def typescript_agents() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
         server.stdin.close()  # the server exits when its stdin ends
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def name_server() -> Iterator["NameServer"]:
+    """A name server on 127.0.0.1 whose zone a test sets (cleared by ``zone``)."""
+    from tests.nameserver import NameServer
+
+    server = NameServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

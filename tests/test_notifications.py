@@ -193,6 +193,7 @@ def test_owners_choose_what_reaches_them_by_email(db: None, owned: tuple[MemberP
         "auth_required",
         "went_offline",
         "back_online",
+        "host_unverified",
     ]
     _promote(profile)  # a promotion is not among the defaults
     mail.outbox.clear()

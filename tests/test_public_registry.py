@@ -89,6 +89,8 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
             "endpoint": None,
             "uptime_7d": None,  # no probe in its history
             "latency_p50_ms": None,
+            "host_verified": False,  # no domain of its member proved
+            "verified_domain": None,
         }
     ]
     assert document["results"][0]["last_probed_at"].startswith("20")

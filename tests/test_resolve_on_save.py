@@ -164,10 +164,11 @@ def test_a_save_takes_one_lock_and_one_resolution_query(
     agent = make_agent()
     make_snapshot(agent, "sales")
     member_agent = MemberAgent(profile=make_profile(), agent=agent, declared_type="buying")
-    # savepoint, lock, insert, resolve, update agent, insert audit row, release
-    with django_assert_num_queries(8):  # ..., insert audit row, insert its outbox notice, release
+    # savepoint, lock, the profile's verified domains, insert, resolve, update agent,
+    # insert audit row, insert its outbox notice, release
+    with django_assert_num_queries(9):
         member_agent.save()
-    # nothing to publish: savepoint, lock, update, resolve, release
-    with django_assert_num_queries(5):
+    # nothing to publish: savepoint, lock, verified domains, update, resolve, release
+    with django_assert_num_queries(6):
         member_agent.save()
     assert member_agent.agent.type == "sales"

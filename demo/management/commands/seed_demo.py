@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from demo.agents import DEFAULT_FLEET_URL, DEMO_AGENTS, DEMO_MAILBOX, DEMO_MAILBOX_OWNER
+from members.domains import claim
 from members.models import MemberAgent, MemberProfile
 from members.registration import Registration, register_agents
 from registry.canonical import canonicalize_agent_url
@@ -28,7 +29,8 @@ class Command(BaseCommand):
             base = canonicalize_agent_url(fleet_url)
         except Exception as exc:
             raise CommandError(f"--fleet-url: {exc}") from exc
-        registered = set(MemberAgent.objects.filter(agent__url__startswith=base).values_list("agent__url", flat=True))
+        urls = {demo: canonicalize_agent_url(demo.url(base)) for demo in DEMO_AGENTS}
+        registered = set(MemberAgent.objects.filter(agent__url__in=urls.values()).values_list("agent__url", flat=True))
         created_profiles = created_agents = 0
         with transaction.atomic():
             # One owner for every demo profile, with an address: the demo's emails print on bin/run's console.
@@ -39,7 +41,9 @@ class Command(BaseCommand):
                 )
                 profile.owners.add(owner)
                 created_profiles += created
-                url = canonicalize_agent_url(base + demo.path)
+                if demo.verified_domain:
+                    claim(profile, demo.verified_domain)  # proved once the fleet serves its file
+                url = urls[demo]
                 if url in registered:
                     continue
                 register_agents(
