@@ -161,6 +161,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Agent registry API",
     "DESCRIPTION": "The AdCP agent registry: public agents, members' own profiles, owner-triggered refresh.",
     "VERSION": "1.0.0",
+    # One name per vocabulary, wherever a serializer lists it.
+    "ENUM_NAME_OVERRIDES": {
+        "NoticeKindEnum": "audit.models.NoticeKind",
+        "AgentTypeEnum": "registry.types.AgentType",
+        "ProbeErrorKindEnum": "probe.vocabulary.ProbeErrorKind",
+    },
 }
 
 # Rate limits live in the cache: shared through Redis when there is one.
@@ -225,6 +231,8 @@ AGENT_REPROBE_TIMEOUT = env.float("AGENT_REPROBE_TIMEOUT", default=30.0)
 AGENT_REPROBE_PLAN_MAX_AGE = env.int("AGENT_REPROBE_PLAN_MAX_AGE", default=3600)
 # When the probe history is rolled up and pruned, daily (cron syntax, UTC).
 PROBE_HISTORY_CRON = env.str("PROBE_HISTORY_CRON", default="30 3 * * *")
+# When the day's count of agents per type is taken for the dashboard (UTC; late, so it is the day's end).
+TYPE_COUNTS_CRON = env.str("TYPE_COUNTS_CRON", default="55 23 * * *")
 # When the scheduled crawl starts (cron syntax, UTC); see config/cron.py.
 AGENT_CRAWL_CRON = env.str("AGENT_CRAWL_CRON", default="0 * * * *")
 # Seconds RQ waits before retrying a failed chunk job, one entry per retry.

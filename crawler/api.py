@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -23,10 +23,48 @@ from credentials.sealing import credentials_for, record_use
 from members.access import agent_for_owner
 from probe import ProbeLimits, ProbeTarget, run_probes
 from probe.netsafety import BlockedAddressError, check_url_target
+from probe.vocabulary import ProbeErrorKind
 from registry.api import PublicAgentSerializer
 from registry.canonical import canonicalize_agent_url
 from registry.models import CapabilitySnapshot
 from registry.public import public_agents
+from registry.types import AgentType
+
+
+class RefreshSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    type = serializers.ChoiceField(choices=AgentType.choices)
+    inferred_type = serializers.ChoiceField(choices=AgentType.choices, allow_null=True)
+    promoted = serializers.BooleanField()
+    disagreement = serializers.BooleanField()
+    error_kind = serializers.ChoiceField(choices=ProbeErrorKind.choices, allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
+    elapsed = serializers.FloatField(help_text="seconds")
+
+
+class ProbeDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    probes = serializers.IntegerField()
+    ok = serializers.IntegerField()
+    latency_p50_ms = serializers.IntegerField(allow_null=True)
+
+
+class LivenessSerializer(serializers.Serializer):
+    uptime_24h = serializers.FloatField(allow_null=True, help_text="share of probes that answered; null with none")
+    uptime_7d = serializers.FloatField(allow_null=True)
+    uptime_30d = serializers.FloatField(allow_null=True)
+    latency_p50_ms = serializers.IntegerField(allow_null=True)
+    latency_p95_ms = serializers.IntegerField(allow_null=True)
+    failure_streak = serializers.IntegerField()
+    last_ok_at = serializers.DateTimeField(allow_null=True)
+    daily = ProbeDaySerializer(many=True)
+
+
+class AgentDetailSerializer(PublicAgentSerializer):
+    liveness = LivenessSerializer(read_only=True)
+
+    class Meta(PublicAgentSerializer.Meta):
+        fields = [*PublicAgentSerializer.Meta.fields, "liveness"]
 
 
 class ServiceUnavailable(APIException):
@@ -50,7 +88,11 @@ class AgentRefresh(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [PerUserThrottle]
 
-    @extend_schema(summary="Probe an agent now (owners and staff)", request=None)
+    @extend_schema(
+        summary="Probe an agent now (owners and staff)",
+        request=None,
+        responses={200: RefreshSerializer, 502: RefreshSerializer},
+    )
     def post(self, request: Request, url: str) -> Response:
         agent = agent_for_owner(request, url, refused="Only the agent's owners and staff may refresh it.")
         if agent.monitoring_paused:
@@ -94,7 +136,10 @@ class AgentDetail(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="One public agent, with its uptime and latency from the probe history")
+    @extend_schema(
+        summary="One public agent, with its uptime and latency from the probe history",
+        responses=AgentDetailSerializer,
+    )
     def get(self, request: Request, url: str) -> Response:
         try:
             canonical = canonicalize_agent_url(url)

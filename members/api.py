@@ -23,10 +23,10 @@ from members.domains import claim, claimable, instructions, remove, verify, what
 from members.models import DomainClaim, MemberAgent, MemberProfile, host_of, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
 from members.resolve import Rule, with_resolution
-from probe.vocabulary import Protocol
+from probe.vocabulary import ProbeErrorKind, Protocol
 from registry.canonical import canonicalize_agent_url
 from registry.models import CapabilitySnapshot
-from registry.types import parse_agent_type
+from registry.types import AgentType, parse_agent_type
 
 
 class AgentTypeField(serializers.CharField):
@@ -52,6 +52,35 @@ class AgentRegistrationSerializer(serializers.Serializer):
     declared_type = AgentTypeField()
     display_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     protocol = serializers.ChoiceField(choices=Protocol.choices, default=Protocol.MCP)
+
+
+class ProbeErrorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ProbeErrorKind.choices)
+    message = serializers.CharField()
+
+
+class MemberAgentSerializer(serializers.Serializer):
+    """One registration as its owner sees it (the schema of ``_agent_document``)."""
+
+    url = serializers.CharField()
+    display_name = serializers.CharField()
+    protocol = serializers.ChoiceField(choices=Protocol.choices)
+    declared_type = serializers.ChoiceField(choices=AgentType.choices)
+    published_type = serializers.ChoiceField(choices=AgentType.choices)
+    inferred_type = serializers.ChoiceField(choices=AgentType.choices, allow_null=True)
+    auth_required = serializers.BooleanField()
+    host_verified = serializers.BooleanField()
+    verified_domain = serializers.CharField(allow_null=True)
+    host_verification = serializers.CharField(allow_null=True, help_text="what to do while the host is unverified")
+    probe_error = ProbeErrorSerializer(allow_null=True)
+    explanation = serializers.CharField()
+
+
+class MemberProfileSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    display_name = serializers.CharField()
+    is_public = serializers.BooleanField()
+    agents = MemberAgentSerializer(many=True)
 
 
 class ProfileInputSerializer(serializers.Serializer):
@@ -230,11 +259,15 @@ class MyMemberProfile(APIView):
             return Response(exc.detail, status=status.HTTP_409_CONFLICT)
         return super().handle_exception(exc)
 
-    @extend_schema(summary="Read your member profile and its agents")
+    @extend_schema(summary="Read your member profile and its agents", responses=MemberProfileSerializer)
     def get(self, request: Request) -> Response:
         return Response(profile_document(self._owned(request)))
 
-    @extend_schema(summary="Create a member profile you own", request=ProfileInputSerializer)
+    @extend_schema(
+        summary="Create a member profile you own",
+        request=ProfileInputSerializer,
+        responses={201: MemberProfileSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self._valid(request)
         if MemberProfile.objects.filter(slug=data["slug"]).exists():
@@ -250,6 +283,7 @@ class MyMemberProfile(APIView):
     @extend_schema(
         summary="Update your member profile; a listed agents array replaces the registrations",
         request=ProfileInputSerializer,
+        responses=MemberProfileSerializer,
     )
     def put(self, request: Request) -> Response:
         profile = self._owned(request)

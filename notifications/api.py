@@ -62,6 +62,33 @@ class WebhookInput(serializers.Serializer):
         return url
 
 
+class SettingsSerializer(serializers.Serializer):
+    email_kinds = serializers.ListField(child=serializers.ChoiceField(choices=NoticeKind.choices))
+    email_mode = serializers.ChoiceField(choices=NotificationSettings.EmailMode.choices)
+
+
+class DeliverySerializer(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=NoticeKind.choices)
+    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    latency_ms = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=NoticeKind.choices))
+    deliveries = DeliverySerializer(many=True)
+
+
+class NewWebhookSerializer(WebhookSerializer):
+    secret = serializers.CharField(help_text="the signing secret: shown in this answer only")
+
+
 def _settings(profile: Any) -> NotificationSettings:
     return NotificationSettings.objects.filter(profile=profile).first() or NotificationSettings(profile=profile)
 
@@ -69,12 +96,14 @@ def _settings(profile: Any) -> NotificationSettings:
 class Notifications(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="Which events reach your profile's owners by email, and how")
+    @extend_schema(summary="Which events reach your profile's owners by email, and how", responses=SettingsSerializer)
     def get(self, request: Request) -> Response:
         chosen = _settings(owned_profile(request))
         return Response({"email_kinds": chosen.email_kinds, "email_mode": chosen.email_mode})
 
-    @extend_schema(summary="Choose which events reach your owners by email", request=SettingsInput)
+    @extend_schema(
+        summary="Choose which events reach your owners by email", request=SettingsInput, responses=SettingsSerializer
+    )
     def put(self, request: Request) -> Response:
         profile = owned_profile(request)
         body = SettingsInput(data=request.data)
@@ -108,12 +137,19 @@ def _endpoint_document(endpoint: WebhookEndpoint) -> dict[str, Any]:
 class Webhooks(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="Your profile's webhook endpoints, each with its last 50 deliveries")
+    @extend_schema(
+        summary="Your profile's webhook endpoints, each with its last 50 deliveries",
+        responses=WebhookSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         profile = owned_profile(request)
         return Response([_endpoint_document(e) for e in WebhookEndpoint.objects.filter(profile=profile)])
 
-    @extend_schema(summary="Add a webhook endpoint; its signing secret is in this answer only", request=WebhookInput)
+    @extend_schema(
+        summary="Add a webhook endpoint; its signing secret is in this answer only",
+        request=WebhookInput,
+        responses={201: NewWebhookSerializer},
+    )
     def post(self, request: Request) -> Response:
         profile = owned_profile(request)
         body = WebhookInput(data=request.data)

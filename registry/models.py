@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from probe.vocabulary import ProbeErrorKind, Protocol, Transport
 from registry.canonical import MAX_URL_LENGTH, canonicalize_agent_url
@@ -46,6 +48,14 @@ class ProtocolListField(models.CharField):
         return f",{','.join(value)}," if value else ""
 
 
+class DisagreementAge(models.TextChoices):
+    """How long a disagreement has been open: the dashboard counts these, the review list filters them."""
+
+    DAY = "day", "under a day"
+    WEEK = "week", "a day to a week"
+    OLDER = "older", "over a week"
+
+
 class AgentQuerySet(models.QuerySet):
     def get_for_url(self, url: str) -> Agent:
         return self.get(url=canonicalize_agent_url(url))
@@ -59,6 +69,24 @@ class AgentQuerySet(models.QuerySet):
         """Leave the snapshot's tool lists in the database: no listing shows them,
         and a page of agents must not cost their tools' memory."""
         return self.defer(*(f"{via}__{name}" for name in CapabilitySnapshot.TOOL_LISTS))
+
+    def in_backoff(self, now: datetime) -> AgentQuerySet:
+        """Unknown agents waiting out their probe backoff (not given up)."""
+        return self.filter(snapshot__terminal_state="", snapshot__next_probe_after__gt=now)
+
+    def with_disagreement_since(self) -> AgentQuerySet:
+        """``disagreement_started``: when the disagreement opened (its last probe, for older rows)."""
+        return self.annotate(disagreement_started=Coalesce("snapshot__disagreement_since", "snapshot__probed_at"))
+
+    @staticmethod
+    def aged(age: DisagreementAge, now: datetime) -> models.Q:
+        """Disagreements of this age (on a queryset ``with_disagreement_since``)."""
+        day, week = now - timedelta(days=1), now - timedelta(days=7)
+        if age == DisagreementAge.DAY:
+            return models.Q(disagreement_started__gt=day)
+        if age == DisagreementAge.WEEK:
+            return models.Q(disagreement_started__gt=week, disagreement_started__lte=day)
+        return models.Q(disagreement_started__lte=week) | models.Q(disagreement_started__isnull=True)
 
     def open_disagreements(self) -> AgentQuerySet:
         """A known published type that differs from the probe's known inference,
@@ -210,3 +238,24 @@ class Disagreement(Agent):
         proxy = True
         verbose_name = "open disagreement"
         permissions = [("review_disagreements", "Can adopt or keep types in disagreement review")]
+
+
+class TypeCountDay(models.Model):
+    """How many agents had each published type at the end of a day: the dashboard's trends.
+
+    Written by the scheduler once a day (``registry.trends.record_type_counts``, an upsert,
+    so running it again only corrects the day); days before the table existed are
+    reconstructed from the audit history and marked so.
+    """
+
+    day = models.DateField()
+    type = models.CharField(max_length=32, choices=AgentType.choices)
+    count = models.PositiveIntegerField()
+    reconstructed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["day", "type"]
+        constraints = [models.UniqueConstraint(fields=["day", "type"], name="one_count_per_day_and_type")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.type}: {self.count}"

@@ -171,3 +171,47 @@ def test_a_reviewer_works_through_the_demo_disagreements(
     _shot(request, driver, "6-agent-probes")
     assert "1 of 1 answered" in (driver.find_element(By.ID, "probe-history").get_attribute("innerHTML") or "")
     assert "get_products" in driver.find_element(By.ID, "advertised-tools").text
+
+
+def test_the_dashboard_fits_its_cards_at_1366_and_1920(
+    live_server: LiveServer, browser: WebDriver, request: pytest.FixtureRequest
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.dashboard_history import make_history
+
+    make_history(400)
+    staff = make_staff("dana")
+    staff.set_password("dash-pass-1")
+    staff.save()
+    driver = browser
+    driver.get(f"{live_server.url}/admin/login/")
+    driver.find_element(By.NAME, "username").send_keys("dana")
+    driver.find_element(By.NAME, "password").send_keys("dash-pass-1")
+    _navigate_by_clicking(driver, driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+    for width, height in ((1366, 768), (1920, 1080)):
+        driver.set_window_size(width, height)
+        driver.get(f"{live_server.url}/admin/dashboard/")
+        _shot(request, driver, f"dashboard-{width}")
+        # Every chart, and every label in it, inside its card; no page wider than the window.
+        outside = driver.execute_script(
+            """
+            const out = [];
+            for (const card of document.querySelectorAll('.dash section')) {
+              const box = card.getBoundingClientRect();
+              for (const node of card.querySelectorAll('svg, svg text, svg rect')) {
+                const r = node.getBoundingClientRect();
+                if (r.width && (r.left < box.left - 1 || r.right > box.right + 1))
+                  out.push(`${card.id}: ${(node.textContent || node.tagName).slice(0, 40)} ${r.left}..${r.right}`);
+              }
+            }
+            if (document.documentElement.scrollWidth > document.documentElement.clientWidth)
+              out.push('the page scrolls sideways: ' + document.documentElement.scrollWidth);
+            return out;
+            """
+        )
+        assert outside == [], (width, outside)
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('#agents-by-type svg text')].map(t => t.textContent)"
+        )
+        assert {"Sales", "Rights", "Measurement", "Buying", "Unclassified"} <= set(labels)

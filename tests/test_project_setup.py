@@ -125,3 +125,13 @@ def test_moved_models_take_their_content_types_and_so_staff_permissions_along(db
         move.reverse_code(apps, editor)
     assert ContentType.objects.filter(app_label="crawler", model="credentialchange").exists()
     ContentType.objects.clear_cache()
+
+
+def test_the_api_schema_is_generated_without_a_warning(db: None, tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    # --fail-on-warn: an untyped view, a guessed serializer or an enum named twice fails here.
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    assert "/api/me/member-profile/domains/{domain}/verify:" in schema
+    assert "AgentTypeEnum:" in schema and "NoticeKindEnum:" in schema

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
@@ -19,7 +20,7 @@ from crawler.manual import RateLimiterUnavailable, request_manual_probe
 from crawler.models import ReprobeRun
 from credentials.models import AgentCredential
 from members.models import MemberProfile
-from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, Disagreement
+from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, Disagreement, DisagreementAge
 from registry.review import adopt_inferred, keep_published, review_plan
 from registry.types import TerminalState
 from registry.wording import counted
@@ -55,6 +56,32 @@ class OpenDisagreementFilter(admin.SimpleListFilter):
         if self.value() == "none":
             return queryset.exclude(pk__in=open_ids)
         return queryset
+
+
+class BackoffFilter(admin.SimpleListFilter):
+    title = "probe backoff"
+    parameter_name = "backoff"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", "Waiting out a backoff")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+        return queryset.in_backoff(timezone.now()) if self.value() == "waiting" else queryset  # type: ignore[attr-defined]  # AgentQuerySet
+
+
+class DisagreementAgeFilter(admin.SimpleListFilter):
+    title = "open for"
+    parameter_name = "age"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(DisagreementAge.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+        chosen = self.value()
+        if chosen not in DisagreementAge.values:
+            return queryset
+        aged = AgentQuerySet.aged(DisagreementAge(chosen), timezone.now())
+        return queryset.with_disagreement_since().filter(aged)  # type: ignore[attr-defined]  # AgentQuerySet
 
 
 class MemberFilter(admin.SimpleListFilter):
@@ -106,6 +133,7 @@ class AgentAdmin(AgentListMixin, admin.ModelAdmin):
         ("snapshot__terminal_state", admin.ChoicesFieldListFilter),
         ("snapshot__transport", admin.ChoicesFieldListFilter),
         ("snapshot__auth_required", admin.BooleanFieldListFilter),
+        BackoffFilter,
         "monitoring_paused",
         MemberFilter,
     ]
@@ -304,7 +332,12 @@ class DisagreementAdmin(AgentListMixin, ReadOnlyModelAdmin):
     Adopt / Keep, which go through the same two-step confirmation as the list's actions."""
 
     list_display = ["agent", "member", "type", "inferred_type", "evidence", "since"]
-    list_filter = ["type", ("snapshot__inferred_type", admin.AllValuesFieldListFilter), MemberFilter]
+    list_filter = [
+        "type",
+        ("snapshot__inferred_type", admin.AllValuesFieldListFilter),
+        DisagreementAgeFilter,
+        MemberFilter,
+    ]
     search_fields = ["url", "registration__profile__slug", "registration__profile__display_name"]
     ordering = ["snapshot__disagreement_since", "url"]
     list_per_page = 100
