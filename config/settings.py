@@ -246,7 +246,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's own console handler would print every django.* line a second time (through the root).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A request's outcome is the server's access line (runserver's django.server, gunicorn's
+        # access log): 4xx once, there; errors keep their traceback here.
+        "django.request": {"level": "ERROR"},
+        "django.db.backends": {"level": "INFO"},
+        # Each sign-in and its reset at INFO; refusals (lockouts) still at WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Domain proofs (members.domains). With true, the member API refuses to register an

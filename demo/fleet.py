@@ -160,8 +160,11 @@ def a2a_card_routes(
 
 
 async def _never_answer(request: Request) -> Response:
-    await asyncio.Event().wait()
-    raise AssertionError("unreachable")
+    """Hold the request unanswered until the prober gives up and hangs up: nothing is left
+    waiting when the fleet stops, so it stops without cancelling anything."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(0.5)
+    return Response(status_code=204)  # no one is listening any more
 
 
 def combine(apps: Sequence[Starlette], extra_routes: Sequence[BaseRoute] = ()) -> Starlette:

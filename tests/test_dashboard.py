@@ -157,3 +157,22 @@ def test_a_days_counts_are_recorded_once_and_the_days_before_reconstructed(db: N
     assert TypeCountDay.objects.filter(day=today, reconstructed=False).count() == 9
     assert record_type_counts() == 9  # again: an upsert, no second row
     assert TypeCountDay.objects.filter(day=today).count() == 9
+
+
+def test_the_waiting_figures_link_to_the_lists_they_count(staff: Client) -> None:
+    from datetime import timedelta as days
+
+    fresh = frozen("fresh", "buying", "sales").agent
+    old = frozen("stale", "buying", "sales").agent
+    CapabilitySnapshot.objects.filter(agent=old).update(disagreement_since=timezone.now() - days(days=9))
+    waiting = make_agent("https://waiting.example.com/mcp")
+    CapabilitySnapshot.objects.create(agent=waiting, next_probe_after=timezone.now() + days(hours=3))
+    page = staff.get("/admin/dashboard/").content.decode()
+    for figure, href, listed, absent in [
+        ("1 open under a day", "/admin/registry/disagreement/?age=day", fresh, old),
+        ("1 open over a week", "/admin/registry/disagreement/?age=older", old, fresh),
+        ("1 unknown agent in backoff", "/admin/registry/agent/?backoff=waiting", waiting, fresh),
+    ]:
+        assert f'<a href="{href}">{figure}</a>' in page
+        listing = staff.get(href).content.decode()
+        assert listed.url in listing and absent.url not in listing, href

@@ -154,3 +154,58 @@ def _answered_at_a_terminal(workspace: Path, line: str, env: dict[str, str], *, 
     finally:
         os.close(leader)
     assert process.wait(timeout=120) == 0, f"{line}\n{output.decode(errors='replace')}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.postgres
+def test_bin_run_logs_each_request_once_and_stops_without_a_traceback(workspace: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    port, fleet = _free_port(), _free_port()
+    process = subprocess.Popen(
+        ["bash", "bin/run"],
+        cwd=workspace,
+        env=_fresh_env(PORT=str(port), FLEET_PORT=str(fleet)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        give_up = time.monotonic() + 180
+        while time.monotonic() < give_up:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/registry/", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        for path in ("/no-such-page-here", "/api/schema"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30).close()
+            except urllib.error.HTTPError as answer:
+                assert answer.code == 404
+        time.sleep(1)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        log, _ = process.communicate(timeout=30)
+    assert log.count("/no-such-page-here") == 1, log
+    assert log.count("GET /api/schema") == 1, log
+    for noise in (
+        "Traceback",
+        "CancelledError",
+        "unable to guess",
+        "Warning:",
+        "AXES: BEGIN",
+        "imported automatically",
+    ):
+        assert noise not in log, f"{noise!r} in bin/run's log:\n{log}"
+    assert log.count("Watching for file changes") <= 1, log
+    assert f"See your profile: http://127.0.0.1:{port}/api/me/member-profile" in log  # the demo's emails link here
