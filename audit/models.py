@@ -214,6 +214,8 @@ class NoticeKind(models.TextChoices):
     AUTH_REQUIRED = "auth_required", "Behind a login: needs credentials"
     WENT_OFFLINE = "went_offline", "Stopped answering: three probes in a row failed"
     BACK_ONLINE = "back_online", "Answers again"
+    REGISTERED = "registered", "Registered by its member (or its member's profile made public)"
+    UNREGISTERED = "unregistered", "No longer listed: unregistered, or its member's profile made private"
     HOST_VERIFIED = "host_verified", "Its host is on a domain the member proved"
     HOST_UNVERIFIED = "host_unverified", "Its host is no longer on a domain the member proved"
 
@@ -243,6 +245,9 @@ class Notice(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # When delivery to each channel was planned; null: still waiting in the outbox.
     dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Whether the public change feed shows it: the agent's profile was public when it was
+    # written (members answers ``notices_writing``), so the feed's history never changes.
+    listed = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -272,6 +277,9 @@ class Notice(models.Model):
 
 # Sent after a transaction that wrote notices commits; delivery (crawler) listens.
 notices_committed = Signal()
+# Sent with ``notices`` just before they are written: the app that knows members' profiles
+# sets ``listed`` on those that leave it None.
+notices_writing = Signal()
 _holds = threading.local()
 
 
@@ -282,12 +290,25 @@ def _notices_written() -> None:
         transaction.on_commit(lambda: notices_committed.send(sender=Notice))
 
 
+# Held from a transaction's first notice to its commit (pg_advisory_xact_lock).
+FEED_ORDER_LOCK = 0x0ADC9FEED
+
+
 def write_notices(notices: list[Notice]) -> None:
-    """Add to the outbox, in the caller's transaction (the change being announced)."""
+    """Add to the outbox, in the caller's transaction (the change being announced).
+
+    Transactions that write notices take turns from their first notice to their commit,
+    so notice ids grow in commit order: a reader of the change feed who has seen id N
+    can never later find a committed notice below N (SQLite serialises all writers)."""
     if not notices:
         return
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("Write notices inside transaction.atomic() with the change they announce.")
+    notices_writing.send(sender=Notice, notices=notices)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_ORDER_LOCK])
     Notice.objects.bulk_create(notices)
     _notices_written()
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "audit",
     "registry",
@@ -161,6 +162,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Agent registry API",
     "DESCRIPTION": "The AdCP agent registry: public agents, members' own profiles, owner-triggered refresh.",
     "VERSION": "1.0.0",
+    # The documentation pages load Swagger UI and ReDoc from this project's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # One name per vocabulary, wherever a serializer lists it.
     "ENUM_NAME_OVERRIDES": {
         "NoticeKindEnum": "audit.models.NoticeKind",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from audit.models import AppendOnlyModel, AppendOnlyQuerySet
+from audit.models import AppendOnlyModel, AppendOnlyQuerySet, Notice, NoticeKind, write_notices
 from members.resolve import publish_resolved_types
 from probe.vocabulary import ProofMethod
 from registry.models import Agent
@@ -90,8 +90,27 @@ class MemberProfile(models.Model):
         return self.display_name or self.slug
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a profile made private (or public again) takes its agents out of (or back into)
+        the public listing, which the change feed announces as agent.unregistered (agent.registered)."""
         validate_member_slug(self.slug)
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            was_public = (
+                None
+                if self._state.adding
+                else MemberProfile.objects.filter(pk=self.pk).values_list("is_public", flat=True).first()
+            )
+            super().save(*args, **kwargs)
+            if was_public is not None and was_public != self.is_public:
+                self._announce_visibility()
+
+    def _announce_visibility(self) -> None:
+        agents = MemberAgent.objects.filter(profile=self).select_related("agent")
+        write_notices(
+            [registered(ma, self) for ma in agents]
+            if self.is_public
+            # Listed although the profile is now private: readers of the feed must see the agents go.
+            else [unregistered(ma.agent.url, self.slug, "profile made private", listed=True) for ma in agents]
+        )
 
     def verified_domains(self) -> list[str]:
         return list(self.domains.filter(verified_at__isnull=False).values_list("domain", flat=True))
@@ -158,8 +177,11 @@ class MemberAgent(models.Model):
             # Agent row first, as every type writer does: one lock order, no deadlock.
             self.lock_agent()
             self.verified_domain = covering(self.profile.verified_domains(), host_of(self.agent.url))
+            adding = self._state.adding
             super().save(*args, **kwargs)
             self.publish_resolved_type(actor=actor)
+            if adding:
+                write_notices([registered(self, self.profile)])
 
     def clean(self) -> None:
         try:
@@ -175,6 +197,23 @@ class MemberAgent(models.Model):
         result = publish_resolved_types(MemberAgent.objects.filter(pk=self.pk), actor=actor)
         if MemberAgent.agent.is_cached(self):
             show_applied(self.agent, result)
+
+
+def registered(registration: MemberAgent, profile: MemberProfile) -> Notice:
+    """The outbox's word that an agent is listed under a profile (the change feed's agent.registered)."""
+    return Notice(
+        kind=NoticeKind.REGISTERED,
+        agent_url=registration.agent.url,
+        member=profile.slug,
+        payload={"declared_type": registration.declared_type, "protocol": registration.agent.protocol},
+        listed=profile.is_public,
+    )
+
+
+def unregistered(agent_url: str, member: str, reason: str, *, listed: bool | None = None) -> Notice:
+    return Notice(
+        kind=NoticeKind.UNREGISTERED, agent_url=agent_url, member=member, payload={"reason": reason}, listed=listed
+    )
 
 
 class HostQuota(models.Model):

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from audit.models import Source
+from audit.models import Source, write_notices
 from members.domains import unverified_hosts, what_to_do
-from members.models import HostQuota, MemberAgent, MemberProfile, covering, host_of
+from members.models import HostQuota, MemberAgent, MemberProfile, covering, host_of, registered, unregistered
 from members.resolve import publish_resolved_types
 from members.signals import agents_unregistered
 from probe.vocabulary import Protocol
@@ -173,6 +173,7 @@ def register_agents(
         )
         member_agents = to_create + to_update
         publish_resolved_types(MemberAgent.objects.filter(pk__in=[ma.pk for ma in member_agents]), actor=actor)
+        write_notices([registered(ma, profile) for ma in to_create])
     return member_agents
 
 
@@ -204,5 +205,6 @@ def unregister_agents(member_agents: QuerySet[MemberAgent], *, actor: str = "") 
                 )
         apply_type_changes(changes, source=Source.MEMBER_WRITE, actor=actor, found=found)
         Agent.objects.filter(pk__in=agent_ids).update(name="", unregistered_at=timezone.now())
+        write_notices([unregistered(urls[pk], slugs.get(pk, ""), "unregistered") for pk in agent_ids])
         agents_unregistered.send(sender=MemberAgent, agent_ids=agent_ids, actor=actor)
     return len(agent_ids)

@@ -18,6 +18,22 @@ FIRST_RETRY = timedelta(seconds=30)
 RETRY_FOR = timedelta(days=1)
 
 
+class FeedKind(models.TextChoices):
+    """The change feed's event kinds (notifications.feed maps each notice kind to one)."""
+
+    REGISTERED = "agent.registered", "Listed: registered, or its profile made public"
+    UNREGISTERED = "agent.unregistered", "No longer listed: unregistered, or its profile made private"
+    TYPE_CHANGED = "agent.type_changed", "Its published type changed"
+    DISAGREEMENT = "agent.disagreement", "The probe disagrees with its published type"
+    REVIEW_KEPT = "agent.review_kept", "A reviewer kept its published type"
+    WENT_OFFLINE = "agent.went_offline", "Stopped answering"
+    BACK_ONLINE = "agent.back_online", "Answers again"
+    GIVEN_UP = "agent.given_up", "No longer probed: given up"
+    AUTH_REQUIRED = "agent.auth_required", "Behind a login"
+    HOST_VERIFIED = "agent.host_verified", "Its host is on a domain its member proved"
+    HOST_UNVERIFIED = "agent.host_unverified", "Its host is no longer on a proved domain"
+
+
 def all_kinds() -> list[str]:
     return list(NoticeKind.values)
 

@@ -59,3 +59,10 @@ def make_staff(username: str = "staff", *, superuser: bool = True, permissions: 
         assert len(found) == len(permissions), f"unknown permission among {permissions}"
         user.user_permissions.add(*found)
     return user
+
+
+def feed_locks(writes: int) -> int:
+    """Queries the change feed's order lock adds for this many notice writes (PostgreSQL only)."""
+    from django.db import connection
+
+    return writes if connection.vendor == "postgresql" else 0

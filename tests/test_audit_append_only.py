@@ -3,6 +3,7 @@ from django.db import DatabaseError, connection, transaction
 from pytest_django import DjangoAssertNumQueries
 
 from audit.models import AppendOnlyError, Source, TypeEvent, TypeReclassification, record, record_many
+from tests.factories import feed_locks
 
 
 def _row() -> TypeReclassification:
@@ -104,7 +105,8 @@ def test_record_many_writes_rows_and_their_notices_in_one_insert_each(
         TypeEvent(agent_url=f"https://{i}.example.com", new_type="sales", source=Source.REPROBE) for i in range(50)
     ]
     with transaction.atomic():
-        with django_assert_num_queries(2):  # the audit rows, then their outbox notices
+        # the audit rows, the feed's order lock, their outbox notices (no member: no profile to ask about)
+        with django_assert_num_queries(2 + feed_locks(1)):
             record_many(events)
     assert TypeReclassification.objects.count() == 50
     assert Notice.objects.filter(kind="reprobed", audit_row__isnull=False).count() == 50

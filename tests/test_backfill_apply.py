@@ -12,6 +12,7 @@ from members.backfill import apply_backfill, plan_backfill
 from registry.models import Agent
 from registry.publish import apply_type_changes
 from tests.backfill_fixtures import frozen, published, upstream_story
+from tests.factories import feed_locks
 
 
 def test_a_real_run_flips_the_two_agents_under_one_run_id(db: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,8 +124,9 @@ def test_apply_uses_a_constant_number_of_queries_per_chunk(
     for i in range(8):
         frozen(f"m{i}", "creative" if i % 2 else "buying", "sales" if i % 2 else "signals")
     plan = plan_backfill()
-    # per chunk: savepoint, lock, one update whatever the new types (2 here), audit insert, outbox insert, release
-    with django_assert_num_queries(2 * 6):
+    # per chunk: savepoint, lock, one update whatever the new types (2 here), audit insert,
+    # which of the members are public (the change feed's listing), the feed's order lock, outbox insert, release
+    with django_assert_num_queries(2 * (7 + feed_locks(1))):
         apply_type_changes(plan.changes[:4], source="backfill_script", chunk_size=2, run_id=uuid.uuid4())
-    with django_assert_num_queries(1 * 6):
+    with django_assert_num_queries(1 * (7 + feed_locks(1))):
         apply_type_changes(plan.changes[4:], source="backfill_script", chunk_size=4, run_id=uuid.uuid4())

@@ -7,7 +7,7 @@ from audit.models import TypeReclassification
 from members.models import MemberAgent
 from members.registration import Registration, register_agents
 from registry.models import Agent
-from tests.factories import make_agent, make_profile, make_snapshot, register
+from tests.factories import feed_locks, make_agent, make_profile, make_snapshot, register
 
 
 def _fleet(n: int, prefix: str) -> list[Registration]:
@@ -31,8 +31,9 @@ def test_it_resolves_many_agents_with_a_constant_number_of_queries(
     _snapshots_for(registrations)
     # select agents, insert new agents, select registrations, select snapshots,
     # the profile's verified domains, insert registrations, update changed agents,
-    # insert audit rows (+ savepoint)
-    with django_assert_num_queries(11):  # and the outbox insert
+    # insert audit rows (+ savepoint), the listed profiles, the feed's order lock, the
+    # outbox insert; the registrations' notices: the lock (again) and their insert
+    with django_assert_num_queries(13 + feed_locks(2)):
         register_agents(profile, registrations, actor="importer")
     assert MemberAgent.objects.count() == size
     # Every agent that left ``unknown`` did so with its audit row, and only those.

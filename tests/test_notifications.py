@@ -251,7 +251,8 @@ def test_the_command_delivers_what_is_due(db: None, owned: tuple[MemberProfile, 
     out = StringIO()
     mail.outbox.clear()
     call_command("deliver_notifications", stdout=out)
-    assert out.getvalue().strip() == "2 notices dispatched, 1 emails sent, 0 webhook deliveries attempted."
+    # the registration, its member write and the promotion; only the promotion is emailed
+    assert out.getvalue().strip() == "3 notices dispatched, 1 emails sent, 0 webhook deliveries attempted."
     assert len(mail.outbox) == 1
 
 

@@ -10,7 +10,7 @@ from audit.models import Source, TypeReclassification
 from members.models import MemberAgent
 from registry.models import Agent
 from registry.types import AgentType
-from tests.factories import make_agent, make_profile, make_snapshot, register
+from tests.factories import feed_locks, make_agent, make_profile, make_snapshot, register
 
 
 @pytest.mark.parametrize(
@@ -165,8 +165,9 @@ def test_a_save_takes_one_lock_and_one_resolution_query(
     make_snapshot(agent, "sales")
     member_agent = MemberAgent(profile=make_profile(), agent=agent, declared_type="buying")
     # savepoint, lock, the profile's verified domains, insert, resolve, update agent,
-    # insert audit row, insert its outbox notice, release
-    with django_assert_num_queries(9):
+    # insert audit row, whether its profile is public, the feed's order lock, insert
+    # its outbox notice, then the registration's notice (the lock again, the insert), release
+    with django_assert_num_queries(11 + feed_locks(2)):
         member_agent.save()
     # nothing to publish: savepoint, lock, verified domains, update, resolve, release
     with django_assert_num_queries(6):
