@@ -157,6 +157,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"refresh_user": "30/hour", "profile_write": MEMBER_PROFILE_WRITE_RATE},
+    "EXCEPTION_HANDLER": "config.api_errors.one_shape",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent registry API",
@@ -166,11 +167,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_errors.document_errors",
+    ],
     # One name per vocabulary, wherever a serializer lists it.
     "ENUM_NAME_OVERRIDES": {
         "NoticeKindEnum": "audit.models.NoticeKind",
         "AgentTypeEnum": "registry.types.AgentType",
         "ProbeErrorKindEnum": "probe.vocabulary.ProbeErrorKind",
+        "FeedKindEnum": "notifications.models.FeedKind",
     },
 }
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from config.api_errors import error
 from crawler.liveness import agent_liveness
 from crawler.manual import RateLimiterUnavailable, claim_manual_probe
 from crawler.policy import Action, apply_probe_results
@@ -96,22 +97,24 @@ class AgentRefresh(APIView):
     def post(self, request: Request, url: str) -> Response:
         agent = agent_for_owner(request, url, refused="Only the agent's owners and staff may refresh it.")
         if agent.monitoring_paused:
-            return Response({"detail": "Monitoring of this agent is paused."}, status=status.HTTP_409_CONFLICT)
+            return error("Monitoring of this agent is paused.", "paused", status=status.HTTP_409_CONFLICT)
         try:
             wait = claim_manual_probe(agent.pk)
         except RateLimiterUnavailable as exc:
-            return Response({"detail": f"Refresh is unavailable: {exc}."}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return error(f"Refresh is unavailable: {exc}.", "unavailable", status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if wait:
-            return Response(
-                {"detail": f"This agent was probed less than a minute ago; retry in {wait} s."},
+            refused = error(
+                f"This agent was probed less than a minute ago; retry in {wait} s.",
+                "throttled",
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(wait)},
             )
+            refused["Retry-After"] = str(wait)
+            return refused
         limits = ProbeLimits.from_settings()
         try:
             check_url_target(agent.url, limits.address_policy)
         except BlockedAddressError as exc:
-            return Response({"detail": f"Not an allowed probe target: {exc}."}, status=status.HTTP_400_BAD_REQUEST)
+            return error(f"Not an allowed probe target: {exc}.", "blocked", status=status.HTTP_400_BAD_REQUEST)
         snapshot = CapabilitySnapshot.objects.filter(agent=agent).first()
         opened = credentials_for([agent.pk])
         target = ProbeTarget(agent.url, agent.protocol, route_of(snapshot), opened.get(agent.pk))

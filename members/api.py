@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from config.api_errors import error
 from members.domains import claim, claimable, instructions, remove, verify, what_to_do
 from members.models import DomainClaim, MemberAgent, MemberProfile, host_of, validate_member_slug
 from members.registration import AgentUrlTaken, Registration, register_agents, unregister_agents
@@ -217,7 +218,7 @@ def owned_profile(request: Request) -> MemberProfile:
         return get_object_or_404(MemberProfile, slug=slug, owners=_user(request))
     owned = list(MemberProfile.objects.filter(owners=_user(request))[:2])
     if not owned:
-        raise PermissionDenied("You own no member profile; create one with POST.")
+        raise NotFound("You own no member profile; create one with POST /api/me/member-profile.")
     if len(owned) > 1:
         raise ApiValidationError({"profile": ["You own several profiles; name one with ?profile=<slug>."]})
     return owned[0]
@@ -256,7 +257,12 @@ class MyMemberProfile(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, Conflict):
-            return Response(exc.detail, status=status.HTTP_409_CONFLICT)
+            return error(
+                "Some of these agents are registered by another profile.",
+                "conflict",
+                status=status.HTTP_409_CONFLICT,
+                fields=exc.detail,
+            )
         return super().handle_exception(exc)
 
     @extend_schema(summary="Read your member profile and its agents", responses=MemberProfileSerializer)
@@ -286,12 +292,25 @@ class MyMemberProfile(APIView):
         responses=MemberProfileSerializer,
     )
     def put(self, request: Request) -> Response:
+        """Replace the profile: display_name is required (a PUT states the whole profile)."""
+        return self._change(request, partial=False)
+
+    @extend_schema(
+        summary="Change only the fields sent; an agents array, when sent, replaces the registrations",
+        request=ProfileInputSerializer,
+        responses=MemberProfileSerializer,
+    )
+    def patch(self, request: Request) -> Response:
+        return self._change(request, partial=True)
+
+    def _change(self, request: Request, *, partial: bool) -> Response:
         profile = self._owned(request)
-        data = self._valid(request, slug=profile.slug)
-        if data["slug"] != profile.slug:
+        data = self._valid(request, slug=profile.slug, partial=partial)
+        if data.get("slug", profile.slug) != profile.slug:
             raise ApiValidationError({"slug": ["The slug of a profile cannot change."]})
         with transaction.atomic():
-            profile.display_name, profile.is_public = data["display_name"], data["is_public"]
+            profile.display_name = data.get("display_name", profile.display_name)
+            profile.is_public = data.get("is_public", profile.is_public)
             profile.save()
             if "agents" in data:
                 listed = {a["url"] for a in data["agents"]}
@@ -302,11 +321,11 @@ class MyMemberProfile(APIView):
                 _register(profile, data["agents"], request.user.get_username())
         return Response(profile_document(profile))
 
-    def _valid(self, request: Request, *, slug: str | None = None) -> dict[str, Any]:
+    def _valid(self, request: Request, *, slug: str | None = None, partial: bool = False) -> dict[str, Any]:
         payload = dict(request.data) if isinstance(request.data, dict) else {}
-        if slug is not None:
+        if slug is not None and not partial:
             payload.setdefault("slug", slug)
-        serializer = ProfileInputSerializer(data=payload)
+        serializer = ProfileInputSerializer(data=payload, partial=partial)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 

@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import Notice, NoticeKind
+from config.api_errors import error
 from notifications.models import FeedKind
 
 FEED_DAYS = 90
@@ -141,13 +142,13 @@ class Feed(APIView):
         cutoff = timezone.now() - timedelta(days=FEED_DAYS)
         if after and Notice.objects.filter(pk__gt=after, created_at__lt=cutoff).exists():
             newest = Notice.objects.aggregate(newest=Max("pk"))["newest"]
-            body = {
-                "detail": f"This cursor is older than the {FEED_DAYS} days the feed keeps: events after it are gone. "
+            return error(
+                f"This cursor is older than the {FEED_DAYS} days the feed keeps: events after it are gone. "
                 "Re-read the listing (GET /api/registry/agents), then follow the feed after the newest id.",
-                "code": "cursor_expired",
-                "newest": newest,
-            }
-            return Response(body, status=status.HTTP_410_GONE)
+                "cursor_expired",
+                status=status.HTTP_410_GONE,
+                newest=newest,
+            )
         notices = list(
             Notice.objects.filter(listed=True, pk__gt=after, created_at__gte=cutoff, kind__in=kinds)
             .order_by("pk")

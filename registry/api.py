@@ -15,7 +15,7 @@ from rest_framework.request import Request
 
 from registry.canonical import MAX_URL_LENGTH
 from registry.models import Agent
-from registry.public import filter_agents, is_online, public_agents
+from registry.public import changed_since, filter_agents, is_online, parse_since, public_agents
 from registry.types import AdcpProtocol
 
 
@@ -83,6 +83,15 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             "host_verified",
             "verified_domain",
         ]
+
+    def to_representation(self, agent: Agent) -> Any:
+        """A removed agent (only listed with ``updated_since``) is its URL and the word that it is gone."""
+        if getattr(agent, "removed", None) is True:
+            return {"url": agent.url, "removed": True}
+        data = super().to_representation(agent)
+        if getattr(agent, "removed", None) is False:
+            data["removed"] = False
+        return data
 
     def get_host_verified(self, agent: Agent) -> bool:
         """The agent's host is on a domain its member proved it controls (DNS TXT or a well-known file)."""
@@ -167,6 +176,12 @@ class PublicAgentSerializer(serializers.ModelSerializer):
             OpenApiTypes.BOOL,
             description="true: only agents whose host is on a domain their member proved; false: only the others",
         ),
+        OpenApiParameter(
+            "updated_since",
+            OpenApiTypes.DATETIME,
+            description="only agents changed since then, and those removed since then as {url, removed: true}; "
+            "every agent then carries removed",
+        ),
     ],
 )
 class PublicAgentList(generics.ListAPIView):
@@ -176,8 +191,9 @@ class PublicAgentList(generics.ListAPIView):
     def get_queryset(self) -> Any:
         params = self.request.query_params
         try:
+            since = params.get("updated_since", "")
             return filter_agents(
-                public_agents(),
+                changed_since(parse_since(since)) if since else public_agents(),
                 type=params.get("type", ""),
                 member=params.get("member", ""),
                 q=params.get("q", ""),

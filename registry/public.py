@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from audit.models import Notice
 from registry.models import Agent, ProtocolListField
 from registry.types import AdcpProtocol, parse_agent_type
 
@@ -17,6 +22,35 @@ def public_agents() -> QuerySet[Agent]:
         .without_tool_lists()
         .order_by("url")
     )
+
+
+def changed_since(since: datetime) -> QuerySet[Agent]:
+    """Public agents changed since then, and agents removed from the listing since then
+    (``removed``): unregistered, or under a profile made private. Changes are the listed
+    notices of the outbox (the change feed's events) and edits of the agent or its registration."""
+    listed_now = Q(registration__profile__is_public=True)
+    announced = Notice.objects.filter(listed=True, created_at__gte=since).values("agent_url")
+    return (
+        Agent.objects.filter(
+            Q(url__in=announced) | (listed_now & (Q(updated_at__gte=since) | Q(registration__updated_at__gte=since)))
+        )
+        .annotate(removed=Case(When(listed_now, then=Value(False)), default=Value(True)))
+        .select_related("snapshot", "registration__profile")
+        .without_tool_lists()
+        .order_by("url")
+    )
+
+
+def parse_since(value: str) -> datetime:
+    """An ISO 8601 time (a date alone is its midnight, UTC), or a ValidationError naming the parameter."""
+    moment = parse_datetime(value) or (
+        datetime.combine(day, datetime.min.time()) if (day := parse_date(value)) else None
+    )
+    if moment is None:
+        raise ValidationError(
+            {"updated_since": [f"{value[:40]!r} is not an ISO 8601 time, such as 2026-12-01T08:00:00Z."]}
+        )
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def filter_agents(

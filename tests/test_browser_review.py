@@ -215,3 +215,31 @@ def test_the_dashboard_fits_its_cards_at_1366_and_1920(
             "return [...document.querySelectorAll('#agents-by-type svg text')].map(t => t.textContent)"
         )
         assert {"Sales", "Rights", "Measurement", "Buying", "Unclassified"} <= set(labels)
+
+
+@pytest.mark.parametrize("page,rendered", [("/api/docs/", ".swagger-ui .info .title"), ("/api/redoc/", "h1")])
+def test_the_api_documentation_renders_from_the_project_alone(
+    live_server: LiveServer, browser: WebDriver, page: str, rendered: str
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Whatever the page's own policy refuses, Chromium never sends: note each refusal from the start.
+    browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": "window.refused = []; document.addEventListener("
+            "'securitypolicyviolation', e => window.refused.push(e.blockedURI));"
+        },
+    )
+    browser.get(f"{live_server.url}{page}")
+    title = WebDriverWait(browser, 20).until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, rendered))
+    )
+    assert "Agent registry API" in title.text
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    refused = browser.execute_script("return window.refused")
+    assert any(url.endswith("/api/schema") for url in fetched)
+    left = [url for url in fetched if not url.startswith(live_server.url) and url not in refused]
+    assert left == [], f"requests that left 127.0.0.1: {left}"

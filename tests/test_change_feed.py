@@ -168,3 +168,20 @@ def test_a_later_writer_waits_for_the_earlier_to_commit_so_no_reader_skips_an_id
     second.join(10)
     assert done == ["https://first.example/mcp", "https://second.example/mcp"]
     assert [e["agent_url"] for e in _feed()["results"]] == done  # ids in commit order
+
+
+def test_updated_since_returns_what_changed_and_what_was_removed(owner: User) -> None:
+    other = "https://agents.acme.example/other"
+    _put(owner, agents=[{"url": URL, "declared_type": "sales"}, {"url": other, "declared_type": "signals"}])
+    since = timezone.now()
+    untouched = APIClient().get("/api/registry/agents", {"updated_since": since.isoformat()}).json()
+    assert untouched["results"] == []
+    _put(owner, agents=[{"url": URL, "declared_type": "creative"}])  # `other` unregistered
+    changed = APIClient().get("/api/registry/agents", {"updated_since": since.isoformat()}).json()["results"]
+    assert [(a["url"], a["removed"]) for a in changed] == [(URL, False), (other, True)]
+    assert changed[0]["type"] == "creative" and changed[1] == {"url": other, "removed": True}
+    _put(owner, is_public=False)
+    hidden = APIClient().get("/api/registry/agents", {"updated_since": since.isoformat()}).json()["results"]
+    assert hidden == [{"url": URL, "removed": True}, {"url": other, "removed": True}]
+    bad = APIClient().get("/api/registry/agents", {"updated_since": "yesterday"})
+    assert bad.status_code == 400 and "not an ISO 8601 time" in bad.json()["fields"]["updated_since"][0]

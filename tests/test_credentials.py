@@ -235,7 +235,7 @@ def test_an_unregistered_url_is_404_and_bad_bodies_name_the_field(db: None, wall
          "token_url"),
     ]:  # fmt: skip
         response = client.put(_path(agent), body, format="json")
-        assert response.status_code == 400 and field in response.json(), (body, response.content)
+        assert response.status_code == 400 and field in response.json()["fields"], (body, response.content)
 
 
 def test_changes_are_recorded_without_the_secret_and_delete_removes(db: None, walls: LoginWalls) -> None:

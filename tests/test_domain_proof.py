@@ -164,7 +164,7 @@ def test_a_redirect_to_another_host_does_not_verify(acme: User, zone: NameServer
 def test_public_suffixes_and_ip_addresses_cannot_be_claimed(acme: User, domain: str, why: str) -> None:
     response = client_for(acme).post(DOMAINS, {"domain": domain}, format="json")
     assert response.status_code == 400
-    assert why in response.json()["domain"][0]
+    assert why in response.json()["fields"]["domain"][0]
     assert not DomainClaim.objects.exists()
 
 
@@ -247,8 +247,11 @@ def test_the_enforcement_refuses_an_unverified_host_and_writes_nothing(db: None,
     with override_settings(REGISTRY_REQUIRE_VERIFIED_HOSTS=True):
         response = client_for(user).post("/api/me/member-profile", body, format="json")
     assert response.status_code == 400
-    assert "agents.bigpublisher.example is on no domain this profile has verified" in response.json()["agents"][0]
-    assert "Claim bigpublisher.example" in response.json()["agents"][0]
+    assert (
+        "agents.bigpublisher.example is on no domain this profile has verified"
+        in response.json()["fields"]["agents"][0]
+    )
+    assert "Claim bigpublisher.example" in response.json()["fields"]["agents"][0]
     assert not MemberProfile.objects.exists() and not Agent.objects.exists()
     # Off (the default), the same registration is accepted and shown as unverified.
     assert client_for(user).post("/api/me/member-profile", body, format="json").status_code == 201

@@ -44,7 +44,8 @@ def test_another_members_profile_and_a_missing_one_answer_alike(owner: User, met
     other = User.objects.create_user("eve", password="pw")
     body = {"slug": slug, "display_name": "x"} if method == "put" else None
     response = getattr(client_for(other), method)(f"{URL}?profile={slug}", body, format="json")
-    assert (response.status_code, response.json()) == (404, {"detail": "No MemberProfile matches the given query."})
+    not_found = {"detail": "No MemberProfile matches the given query.", "code": "not_found", "fields": {}}
+    assert (response.status_code, response.json()) == (404, not_found)
 
 
 def test_staff_who_do_not_own_it_get_404_too(owner: User) -> None:
@@ -102,7 +103,7 @@ def test_invalid_agents_get_a_field_error_and_change_nothing(
     user = User.objects.create_user("nina", password="pw")
     response = client_for(user).post(URL, {"slug": "northwind", "display_name": "N", "agents": [agent]}, format="json")
     assert response.status_code == 400
-    assert message in response.json()["agents"]["0"][field][0]
+    assert message in response.json()["fields"]["agents"]["0"][field][0]
     assert not MemberProfile.objects.exists() and not Agent.objects.exists()
 
 
@@ -118,7 +119,11 @@ def test_a_url_of_another_member_is_a_409_and_changes_nothing(owner: User) -> No
         format="json",
     )
     assert response.status_code == 409
-    assert response.json() == {"agents": ["https://bidcliq.example.com/mcp cannot be registered by this profile."]}
+    assert response.json() == {
+        "detail": "Some of these agents are registered by another profile.",
+        "code": "conflict",
+        "fields": {"agents": ["https://bidcliq.example.com/mcp cannot be registered by this profile."]},
+    }
     assert not MemberProfile.objects.filter(slug="copycat").exists()
 
 
@@ -157,4 +162,29 @@ def test_put_replaces_the_agents_and_leaves_untouched_types_alone(owner: User) -
 
 def test_the_slug_cannot_be_changed(owner: User) -> None:
     response = client_for(owner).put(URL, {"slug": "renamed", "display_name": "x"}, format="json")
-    assert response.status_code == 400 and "cannot change" in response.json()["slug"][0]
+    assert response.status_code == 400 and "cannot change" in response.json()["fields"]["slug"][0]
+
+
+def test_patch_changes_only_the_fields_sent_and_put_requires_what_it_replaces(owner: User) -> None:
+    client = client_for(owner)
+    hidden = client.patch(URL, {"is_public": False}, format="json")
+    assert hidden.status_code == 200
+    assert (hidden.json()["display_name"], hidden.json()["is_public"]) == ("Bidcliq", False)
+    assert [a["url"] for a in hidden.json()["agents"]] == ["https://bidcliq.example.com/mcp"]  # untouched
+    renamed = client.patch(URL, {"display_name": "Bidcliq Media"}, format="json").json()
+    assert (renamed["display_name"], renamed["is_public"]) == ("Bidcliq Media", False)
+    refused = client.put(URL, {"is_public": True}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["fields"] == {"display_name": ["This field is required."]}
+    assert MemberProfile.objects.get(slug="bidcliq").display_name == "Bidcliq Media"
+
+
+def test_a_user_without_a_profile_gets_404_saying_how_to_make_one(db: None) -> None:
+    nobody = User.objects.create_user("newbie", password="pw")
+    response = client_for(nobody).get(URL)
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "You own no member profile; create one with POST /api/me/member-profile.",
+        "code": "not_found",
+        "fields": {},
+    }

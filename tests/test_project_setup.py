@@ -132,6 +132,22 @@ def test_the_api_schema_is_generated_without_a_warning(db: None, tmp_path: Path)
 
     # --fail-on-warn: an untyped view, a guessed serializer or an enum named twice fails here.
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
-    schema = (tmp_path / "schema.yaml").read_text()
-    assert "/api/me/member-profile/domains/{domain}/verify:" in schema
-    assert "AgentTypeEnum:" in schema and "NoticeKindEnum:" in schema
+    import yaml
+
+    schema = yaml.safe_load((tmp_path / "schema.yaml").read_text())
+    assert "/api/me/member-profile/domains/{domain}/verify" in schema["paths"]
+    assert {"AgentTypeEnum", "NoticeKindEnum", "FeedKindEnum", "ProbeErrorKindEnum"} <= set(
+        schema["components"]["schemas"]
+    )
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            success = [status for status in answers if status.startswith("2")]
+            assert success, (method, path)
+            # Every answer with a body says its schema; every operation its errors, in the one shape.
+            for status in success:
+                if status != "204":
+                    assert "schema" in answers[status]["content"]["application/json"], (method, path, status)
+            for status in ("400", "404"):
+                error = answers[status]["content"]["application/json"]
+                assert error["schema"] == {"$ref": "#/components/schemas/Error"} and "example" in error

@@ -112,7 +112,7 @@ def test_the_api_filters_by_member_and_pages_by_cursor(client: Client, registry:
 def test_the_api_refuses_a_bad_type_clearly(client: Client, registry: None) -> None:
     response = client.get("/api/registry/agents", {"type": "publisher"})
     assert response.status_code == 400
-    assert "'publisher' is not an agent type" in response.json()["type"][0]
+    assert "'publisher' is not an agent type" in response.json()["fields"]["type"][0]
 
 
 def test_the_api_pages_with_one_query(client: Client, registry: None, django_assert_num_queries: Any) -> None:
@@ -144,9 +144,9 @@ def test_the_api_filters_by_a_declared_adcp_protocol(client: Client, db: None) -
     assert urls("creative") == ["https://a.acme.example/mcp", "https://b.acme.example/mcp"]
     assert urls("MEDIA_BUY") == ["https://a.acme.example/mcp"]
     refused = client.get("/api/registry/agents", {"adcp_protocol": "media"})
-    assert refused.status_code == 400 and "is not an AdCP protocol" in refused.json()["adcp_protocol"][0]
+    assert refused.status_code == 400 and "is not an AdCP protocol" in refused.json()["fields"]["adcp_protocol"][0]
     first = client.get("/api/registry/agents", {"type": "publisher"})
-    assert first.status_code == 400 and "is not an agent type" in first.json()["type"][0]
+    assert first.status_code == 400 and "is not an agent type" in first.json()["fields"]["type"][0]
 
 
 @pytest.mark.parametrize(
