@@ -1,12 +1,18 @@
 """Load benchmark: the public API and page under concurrent clients, on 100,000 agents.
 
-    .venv/bin/python -m bench.api_load [--agents 100000] [--clients 50] [--seconds 30] [--workers 3]
+    .venv/bin/python -m bench.api_load [--agents 100000] [--clients 50] [--seconds 30] [--workers 3] [--uncached]
 
 Serves the registry with gunicorn on 127.0.0.1 (production settings, a fresh PostgreSQL
 database of its own), then a separate client process keeps --clients requests in
 flight for --seconds (random pages of /api/registry/agents, type-filtered pages,
 and /registry/) and stops by itself. Reports throughput, p50/p95/p99 latency and
 the error rate per endpoint.
+
+``--uncached``: every request is one the public cache has not seen (a new ``?q=``
+search, a new combination of filters, a page of the change feed), and one more
+client, a member, reads its own profile (``GET /api/me/member-profile``, 100
+agents) all along, to show it is not held behind the public traffic. Then the change
+feed's 100,000 events are paged through, 1,000 at a time, by one reader.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 
 from bench._db import ROOT, fresh_database
 from bench._servers import wait_for_port
@@ -39,11 +46,41 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def load(base: str, clients: int, seconds: float, pages: int, results: multiprocessing.Queue[object]) -> None:
+WORDS = ["agent", "member", "example", "mcp", "sales", "signals", "creative", "com", "https"]
+
+
+def uncached_url(base: str, rng: random.Random, agents: int) -> tuple[str, str]:
+    """A request no earlier one made: a fresh search, a fresh combination of filters, or a feed page."""
+    kind = rng.choice(["search", "search", "filters", "feed"])
+    if kind == "search":
+        term = rng.choice([str(rng.randrange(agents)), f"member {rng.randrange(agents // 100)}", rng.choice(WORDS)])
+        return kind, f"{base}/api/registry/agents?q={term.replace(' ', '+')}&page_size={rng.randint(10, 60)}"
+    if kind == "filters":
+        query = {
+            "type": rng.choice(["sales", "creative", "signals", "buying"]),
+            "member": f"member-{rng.randrange(agents // 100)}",
+            "host_verified": rng.choice(["true", "false"]),
+            "page_size": str(rng.randint(10, 60)),
+        }
+        chosen = rng.sample(sorted(query), rng.randint(1, len(query)))
+        return kind, f"{base}/api/registry/agents?" + "&".join(f"{k}={query[k]}" for k in chosen)
+    return kind, f"{base}/api/registry/feed?after={rng.randrange(agents)}&limit={rng.randint(50, 500)}"
+
+
+def load(
+    base: str,
+    clients: int,
+    seconds: float,
+    pages: int,
+    results: multiprocessing.Queue[object],
+    uncached: bool = False,
+    agents: int = 0,
+    token: str = "",
+) -> None:
     import aiohttp
 
     async def main() -> dict[str, list[tuple[float, bool]]]:
-        samples: dict[str, list[tuple[float, bool]]] = {"api": [], "api?type": [], "page": []}
+        samples: dict[str, list[tuple[float, bool]]] = defaultdict(list)
         stop = time.monotonic() + seconds
         connector = aiohttp.TCPConnector(limit=clients)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -55,7 +92,9 @@ def load(base: str, clients: int, seconds: float, pages: int, results: multiproc
                 next_url = ""
                 while time.monotonic() < stop:
                     kind = rng.choice(["api", "api", "api?type", "page"])
-                    if kind == "api":
+                    if uncached:
+                        kind, url = uncached_url(base, rng, agents)
+                    elif kind == "api":
                         url = next_url or base + "/api/registry/agents"
                     elif kind == "api?type":
                         url = f"{base}/api/registry/agents?type={rng.choice(['sales', 'creative', 'signals'])}"
@@ -72,10 +111,73 @@ def load(base: str, clients: int, seconds: float, pages: int, results: multiproc
                         ok = False
                     samples[kind].append((time.monotonic() - began, ok))
 
-            await asyncio.gather(*(client() for _ in range(clients)))
-        return samples
+            async def member() -> None:
+                # A member reading its own profile while the public traffic runs.
+                while time.monotonic() < stop:
+                    began = time.monotonic()
+                    try:
+                        async with session.get(
+                            base + "/api/me/member-profile", headers={"Authorization": f"Token {token}"}
+                        ) as response:
+                            await response.read()
+                            ok = response.status == 200
+                    except (TimeoutError, aiohttp.ClientError):
+                        ok = False
+                    samples["member GET"].append((time.monotonic() - began, ok))
+                    await asyncio.sleep(0.2)
+
+            await asyncio.gather(*(client() for _ in range(clients)), *([member()] if token else []))
+        return dict(samples)
 
     results.put(asyncio.run(main()))
+
+
+def member_token() -> str:
+    """A member who owns the first profile (100 agents), signed in by token."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    from members.models import MemberProfile
+
+    owner = User.objects.create_user("bench-member")
+    MemberProfile.objects.get(slug="member-0").owners.add(owner)
+    return str(Token.objects.create(user=owner).key)
+
+
+def feed_events(count: int) -> None:
+    """As many events in the change feed as agents: one registration each."""
+    from audit.models import Notice, NoticeKind
+
+    Notice.objects.bulk_create(
+        (
+            Notice(
+                kind=NoticeKind.REGISTERED,
+                agent_url=f"https://agent-{i}.example.com/mcp",
+                member=f"member-{i % max(1, count // 100)}",
+                payload={"declared_type": "sales", "protocol": "mcp"},
+                listed=True,
+                dispatched_at=None,
+            )
+            for i in range(count)
+        ),
+        batch_size=10_000,
+    )
+
+
+def page_through_feed(base: str) -> list[float]:
+    """One reader following the feed from its start, 1,000 events a page: seconds per page."""
+    import urllib.request
+
+    timings: list[float] = []
+    url = f"{base}/api/registry/feed?limit=1000"
+    while True:
+        began = time.monotonic()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            page = json.load(response)
+        timings.append(time.monotonic() - began)
+        if not page["results"]:
+            return timings[:-1] or timings
+        url = page["next"]
 
 
 def main() -> None:
@@ -84,6 +186,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--uncached", action="store_true", help="every request one the cache has not seen (see above)")
     args = parser.parse_args()
     with fresh_database():
         run(args)
@@ -94,6 +197,9 @@ def run(args: argparse.Namespace) -> None:
     populate(args.agents, stale_every=100)
     from django.db import connection
 
+    token = member_token() if args.uncached else ""
+    if args.uncached:
+        feed_events(args.agents)
     with connection.cursor() as cursor:
         # As autovacuum leaves a table in production: statistics and the visibility map set.
         cursor.execute("VACUUM ANALYZE")
@@ -139,15 +245,31 @@ def run(args: argparse.Namespace) -> None:
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue[object] = context.Queue()
         client = context.Process(
-            target=load, args=(f"http://127.0.0.1:{port}", args.clients, args.seconds, 50, results)
+            target=load,
+            args=(
+                f"http://127.0.0.1:{port}",
+                args.clients,
+                args.seconds,
+                50,
+                results,
+                args.uncached,
+                args.agents,
+                token,
+            ),
         )
         client.start()
         samples: dict[str, list[tuple[float, bool]]] = results.get(timeout=args.seconds + 60)  # type: ignore[assignment]  # what load() puts on the queue
         client.join(timeout=10)
+        pages = page_through_feed(f"http://127.0.0.1:{port}") if args.uncached else []
     finally:
         server.terminate()
         server.wait(timeout=10)
 
+    if pages:
+        print(
+            f"  feed: {len(pages)} pages of up to 1,000 events, median {1000 * statistics.median(pages):.1f} ms, "
+            f"p95 {1000 * percentile(pages, 0.95):.1f} ms, max {1000 * max(pages):.1f} ms per page"
+        )
     total = sum(len(v) for v in samples.values())
     print(f"  {total} requests, {total / args.seconds:.0f} requests/s")
     for kind, values in samples.items():

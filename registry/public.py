@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime
+from functools import reduce
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case, Q, QuerySet, Value, When
@@ -86,11 +88,15 @@ def filter_agents(
         queryset = queryset.exclude(unverified) if wanted == "true" else queryset.filter(unverified)
     if q.strip():
         term = q.strip()[:200]
+        # Each side its own indexed search (registry/migrations/0014_search_trigrams.py),
+        # joined by id: an OR across the joined tables would read every row.
+        matching = [
+            Q(url__icontains=term) | Q(name__icontains=term),
+            Q(registration__display_name__icontains=term),
+            Q(registration__profile__display_name__icontains=term),
+        ]
         queryset = queryset.filter(
-            Q(url__icontains=term)
-            | Q(name__icontains=term)
-            | Q(registration__display_name__icontains=term)
-            | Q(registration__profile__display_name__icontains=term)
+            reduce(operator.or_, (Q(pk__in=Agent.objects.filter(m).values("pk")) for m in matching))
         )
     return queryset
 
