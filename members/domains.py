@@ -16,7 +16,7 @@ import ipaddress
 import secrets
 from collections import Counter
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import idna
 from django.conf import settings
@@ -119,17 +119,14 @@ def _apply(claim: DomainClaim, outcome: ProofOutcome) -> DomainClaim:
         if outcome.method is not None:
             locked.last_error, locked.failing_since = "", None
             if not locked.verified:
-                locked.verified_at, locked.verified_by = now, outcome.method
-                locked.verified_actor, locked.verified_note = "", ""
-                _record(locked, DomainEventKind.VERIFIED, proof=outcome.method)
+                _change_standing(locked, DomainEventKind.VERIFIED, outcome.method, now=now)
         else:
             locked.last_error = outcome.error
             if locked.verified and locked.verified_by != ProofMethod.STAFF:
                 locked.failing_since = locked.failing_since or now
                 if now - locked.failing_since >= PROOF_GRACE:
                     lost = ProofMethod(locked.verified_by)
-                    locked.verified_at, locked.verified_by, locked.failing_since = None, "", None
-                    _record(locked, DomainEventKind.LOST, proof=lost, note=outcome.error)
+                    _change_standing(locked, DomainEventKind.LOST, lost, now=now, note=outcome.error)
         locked.save()
         refresh_coverage([locked.profile_id])
     return locked
@@ -139,37 +136,43 @@ def _locked(pks: list[int]) -> QuerySet[DomainClaim]:
     return DomainClaim.objects.select_for_update(of=("self",)).select_related("profile").filter(pk__in=pks)
 
 
+def _change_standing(
+    claim: DomainClaim, kind: DomainEventKind, proof: ProofMethod, *, now: datetime, actor: str = "", note: str = ""
+) -> None:
+    """Verify the claim (VERIFIED) or withdraw its verification (LOST, REVOKED), and record
+    the event; the caller saves the locked claim and refreshes coverage."""
+    verified = kind == DomainEventKind.VERIFIED
+    claim.verified_at, claim.verified_by = (now, proof) if verified else (None, "")
+    by_hand = verified and proof == ProofMethod.STAFF
+    claim.verified_actor, claim.verified_note = (actor, note) if by_hand else ("", "")
+    claim.failing_since = None
+    _record(claim, kind, proof=proof, actor=actor, note=note)
+
+
 def verify_by_staff(claims: Iterable[DomainClaim], *, actor: str, note: str) -> int:
     """Staff vouch for these domains by hand; each is recorded with them as actor."""
+    return _decide_by_staff(claims, verified=True, actor=actor, note=note)
+
+
+def revoke(claims: Iterable[DomainClaim], *, actor: str, note: str) -> int:
+    """Staff withdraw these verifications, whatever proved them."""
+    return _decide_by_staff(claims, verified=False, actor=actor, note=note)
+
+
+def _decide_by_staff(claims: Iterable[DomainClaim], *, verified: bool, actor: str, note: str) -> int:
     now = timezone.now()
     done = 0
     pks = [c.pk for c in claims]
     with transaction.atomic():
         for locked in _locked(pks):
-            if locked.verified:
+            if locked.verified == verified:
                 continue
-            locked.verified_at, locked.verified_by = now, ProofMethod.STAFF
-            locked.verified_actor, locked.verified_note, locked.failing_since = actor, note, None
+            if verified:
+                _change_standing(locked, DomainEventKind.VERIFIED, ProofMethod.STAFF, now=now, actor=actor, note=note)
+            else:
+                proof = ProofMethod(locked.verified_by)
+                _change_standing(locked, DomainEventKind.REVOKED, proof, now=now, actor=actor, note=note)
             locked.save()
-            _record(locked, DomainEventKind.VERIFIED, proof=ProofMethod.STAFF, actor=actor, note=note)
-            done += 1
-        refresh_coverage(DomainClaim.objects.filter(pk__in=pks).values_list("profile_id", flat=True))
-    return done
-
-
-def revoke(claims: Iterable[DomainClaim], *, actor: str, note: str) -> int:
-    """Staff withdraw these verifications, whatever proved them."""
-    done = 0
-    pks = [c.pk for c in claims]
-    with transaction.atomic():
-        for locked in _locked(pks):
-            if not locked.verified:
-                continue
-            proof = ProofMethod(locked.verified_by)
-            locked.verified_at, locked.verified_by, locked.failing_since = None, "", None
-            locked.verified_actor, locked.verified_note = "", ""
-            locked.save()
-            _record(locked, DomainEventKind.REVOKED, proof=proof, actor=actor, note=note)
             done += 1
         refresh_coverage(DomainClaim.objects.filter(pk__in=pks).values_list("profile_id", flat=True))
     return done
@@ -186,11 +189,11 @@ def recheck(claims: QuerySet[DomainClaim], *, limits: ProbeLimits | None = None)
     """Check these claims one by one; how many became verified, stayed so, were lost or stay unverified."""
     tally: Counter[str] = Counter()
     for pending in claims.order_by("pk").iterator():
-        was = pending.verified
-        now = verify(pending, limits=limits).verified
-        tally[
-            "newly verified" if now and not was else "still verified" if now else "lost" if was else "unverified"
-        ] += 1
+        was, now = pending.verified, verify(pending, limits=limits).verified
+        if now:
+            tally["still verified" if was else "newly verified"] += 1
+        else:
+            tally["lost" if was else "unverified"] += 1
     return tally
 
 
