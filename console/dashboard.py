@@ -21,8 +21,8 @@ from audit.models import APPLIED, Source, TypeReclassification
 from config.queues import jobs_are_inline
 from console.charts import Bar, Series, columns, day_label, hbars, line
 from crawler.models import CrawlChunk, CrawlCount
-from registry.models import Agent, AgentQuerySet, CapabilitySnapshot, DisagreementAge, TypeCountDay
-from registry.trends import TREND_DAYS
+from registry.models import Agent, AgentQuerySet, DisagreementAge, TypeCountDay
+from registry.trends import TREND_DAYS, current_counts
 from registry.types import AgentType, TerminalState
 
 EVENT_DAYS = 30
@@ -180,8 +180,14 @@ class Crawl:
     run_id: str
     finished: datetime
     duration: float
+    chunks: int
     counts: dict[str, int]
     failed: Counter[str]
+
+    @property
+    def tallies(self) -> list[tuple[str, str, int]]:
+        """Each crawl counter with its words, as the summary line says them."""
+        return [(c.value, c.label, self.counts[c.value]) for c in CrawlCount]
 
     @property
     def failures(self) -> list[tuple[str, int]]:
@@ -193,7 +199,8 @@ class Crawl:
 
 
 def recent_crawls() -> dict[str, Any]:
-    """The last crawls, oldest first: duration, probed, promoted, failures by kind."""
+    """The last crawls (newest first in ``crawls``; the charts oldest first): duration,
+    probed, promoted, failures by kind."""
     chunks = CrawlChunk.objects.filter(
         run_id__in=CrawlChunk.objects.values("run_id")
         .annotate(last=Max("finished_at"))
@@ -211,7 +218,7 @@ def recent_crawls() -> dict[str, Any]:
         for r in rows:
             failed.update(r[3])
         counts = {c: sum(r[4 + i] for r in rows) for i, c in enumerate(CrawlCount.values)}
-        crawls.append(Crawl(run_id, finished, (finished - started).total_seconds(), counts, failed))
+        crawls.append(Crawl(run_id, finished, (finished - started).total_seconds(), len(rows), counts, failed))
     crawls.sort(key=lambda c: c.finished)
     if not crawls:
         return {"crawls": []}
@@ -242,10 +249,10 @@ def _shade(index: int) -> str:
 
 def waiting(now: datetime) -> dict[str, Any]:
     """Agents that wait on someone: credentials, backoff, given up, disagreements by age."""
-    states = CapabilitySnapshot.objects.aggregate(
-        credentials=Count("pk", filter=Q(auth_required=True)),
-        backoff=Count("pk", filter=Q(terminal_state="", next_probe_after__gt=now)),
-        **{state.value: Count("pk", filter=Q(terminal_state=state.value)) for state in TerminalState},
+    states = Agent.objects.aggregate(
+        credentials=Count("pk", filter=Q(snapshot__auth_required=True)),
+        backoff=Count("pk", filter=AgentQuerySet.backing_off(now)),
+        **{state.value: Count("pk", filter=Q(snapshot__terminal_state=state.value)) for state in TerminalState},
     )
     ages = (
         Agent.objects.open_disagreements()
@@ -270,10 +277,11 @@ def waiting(now: datetime) -> dict[str, Any]:
 def dashboard_context() -> dict[str, Any]:
     now = timezone.now()
     today = timezone.localdate()
-    counts = Counter(dict(Agent.objects.values_list("type").annotate(n=Count("pk")).order_by()))
+    counts = current_counts()
     by_type = agents_by_type(counts)
     total = by_type["total"]
     unknown = counts.get(AgentType.UNKNOWN, 0)
+    crawls = recent_crawls()
     return {
         "by_type": by_type,
         "total_agents": total,
@@ -281,9 +289,9 @@ def dashboard_context() -> dict[str, Any]:
         "unknown_list": _agents(type__exact=AgentType.UNKNOWN),
         "trends": type_trends(counts, today),
         "events": type_events(today),
-        "crawls": recent_crawls(),
+        "crawls": crawls,
         "waiting": waiting(now),
-        "last_crawl": CrawlChunk.objects.last_run(),
+        "last_crawl": crawls["crawls"][0] if crawls["crawls"] else None,
         # django-rq's pages would show the queues of a Redis this registry does not use.
         "job_queues": not jobs_are_inline(),
     }

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -207,28 +205,6 @@ class CrawlCount(models.TextChoices):
     AUTH_REQUIRED = "auth_required", "need credentials"
 
 
-class CrawlChunkQuerySet(models.QuerySet["CrawlChunk"]):
-    def last_run(self) -> dict[str, Any] | None:
-        """The last crawl: its chunks' counts added up, and its failures by kind."""
-        latest = self.order_by("-finished_at").first()
-        if latest is None:
-            return None
-        chunks = self.filter(run_id=latest.run_id)
-        totals = chunks.aggregate(
-            *[Sum(count) for count in CrawlCount.values], finished=Max("finished_at"), chunks=Count("pk")
-        )
-        failed: Counter[str] = Counter()
-        for chunk_failed in chunks.values_list("failed", flat=True):
-            failed.update(chunk_failed)
-        return {
-            "run_id": latest.run_id,
-            "finished": totals["finished"],
-            "chunks": totals["chunks"],
-            "counts": [(c.value, c.label, totals[f"{c.value}__sum"] or 0) for c in CrawlCount],
-            "failed": sorted(failed.items()),
-        }
-
-
 class CrawlChunk(models.Model):
     """What one chunk of a crawl did: the dashboard's "last crawl" is the sum of its run's chunks."""
 
@@ -241,8 +217,6 @@ class CrawlChunk(models.Model):
     auth_required = models.PositiveIntegerField(default=0)
     failed = models.JSONField(default=dict)
     elapsed = models.FloatField(default=0.0)
-
-    objects = CrawlChunkQuerySet.as_manager()
 
     class Meta:
         ordering = ["-finished_at"]

@@ -70,9 +70,13 @@ class AgentQuerySet(models.QuerySet):
         and a page of agents must not cost their tools' memory."""
         return self.defer(*(f"{via}__{name}" for name in CapabilitySnapshot.TOOL_LISTS))
 
-    def in_backoff(self, now: datetime) -> AgentQuerySet:
+    @staticmethod
+    def backing_off(now: datetime) -> models.Q:
         """Unknown agents waiting out their probe backoff (not given up)."""
-        return self.filter(snapshot__terminal_state="", snapshot__next_probe_after__gt=now)
+        return models.Q(snapshot__terminal_state="", snapshot__next_probe_after__gt=now)
+
+    def in_backoff(self, now: datetime) -> AgentQuerySet:
+        return self.filter(self.backing_off(now))
 
     def with_disagreement_since(self) -> AgentQuerySet:
         """``disagreement_started``: when the disagreement opened (its last probe, for older rows)."""

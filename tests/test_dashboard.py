@@ -127,8 +127,9 @@ def test_the_dashboard_costs_the_same_queries_for_any_number_of_agents_and_days(
     staff.get("/admin/dashboard/")  # the session and the user, loaded once
     with CaptureQueriesContext(connection) as queries:
         staff.get("/admin/dashboard/")
-    # session, user, agents by type, daily counts, events, crawls, waiting (2), last crawl (3)
-    assert len(queries) == 11, [q["sql"][:80] for q in queries]
+    # session, user, agents by type, daily counts, events, the last crawls (the last one among
+    # them), waiting (2)
+    assert len(queries) == 8, [q["sql"][:80] for q in queries]
 
 
 def test_a_days_counts_are_recorded_once_and_the_days_before_reconstructed(db: None) -> None:
