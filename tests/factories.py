@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from crawler.classify import evidence_for
 from members.models import MemberAgent, MemberProfile
@@ -66,3 +67,13 @@ def feed_locks(writes: int) -> int:
     from django.db import connection
 
     return writes if connection.vendor == "postgresql" else 0
+
+
+def client_for(user: User | None) -> APIClient:
+    """An API client signed in by token as the user (anonymous for None); one token per user."""
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 
 from audit.models import Notice, NoticeKind, write_notices
 from members.registration import Registration, register_agents
-from tests.factories import make_profile
-from tests.test_domain_proof import client_for
+from tests.factories import client_for, make_profile
 
 FEED = "/api/registry/feed"
 URL = "https://agents.acme.example/mcp"

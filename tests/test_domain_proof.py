@@ -10,24 +10,13 @@ from aiohttp import web
 from django.contrib.auth.models import User
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from audit.models import Notice, NoticeKind
 from members.models import DomainClaim, DomainEvent, MemberProfile
 from registry.models import Agent
-from tests.factories import make_profile
+from tests.factories import client_for, make_profile
 from tests.nameserver import NameServer
 from tests.servers import AiohttpServerThread
-
-
-def client_for(user: User | None) -> APIClient:
-    """An API client signed in as the user (anonymous for None), one token per user."""
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
 
 DOMAINS = "/api/me/member-profile/domains"
 # What the well-known server answers, per Host: (status, body, Location).

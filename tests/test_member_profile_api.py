@@ -4,22 +4,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from audit.models import TypeReclassification
 from members.models import MemberAgent, MemberProfile
 from registry.models import Agent
-from tests.factories import make_agent, make_profile, make_snapshot, register
+from tests.factories import client_for, make_agent, make_profile, make_snapshot, register
 
 URL = "/api/me/member-profile"
-
-
-def client_for(user: User | None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture
