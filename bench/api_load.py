@@ -85,6 +85,19 @@ def load(
         connector = aiohttp.TCPConnector(limit=clients)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as session:
 
+            async def timed(kind: str, url: str, headers: dict[str, str] | None = None) -> bytes | None:
+                """Ask, note how long it took and whether it answered 200; the body when it did."""
+                began = time.monotonic()
+                body: bytes | None = None
+                try:
+                    async with session.get(url, headers=headers) as response:
+                        read = await response.read()
+                        body = read if response.status == 200 else None
+                except (TimeoutError, aiohttp.ClientError):
+                    pass
+                samples[kind].append((time.monotonic() - began, body is not None))
+                return body
+
             async def client() -> None:
                 # Each client reads like a consumer would: walks the API by its
                 # next links, starts over with a type filter, views pages.
@@ -100,30 +113,14 @@ def load(
                         url = f"{base}/api/registry/agents?type={rng.choice(['sales', 'creative', 'signals'])}"
                     else:
                         url = f"{base}/registry/?page={rng.randint(1, pages)}"
-                    began = time.monotonic()
-                    try:
-                        async with session.get(url) as response:
-                            body = await response.read()
-                            ok = response.status == 200
-                        if kind == "api" and ok:
-                            next_url = json.loads(body)["next"] or ""
-                    except (TimeoutError, aiohttp.ClientError):
-                        ok = False
-                    samples[kind].append((time.monotonic() - began, ok))
+                    body = await timed(kind, url)
+                    if kind == "api" and body is not None:
+                        next_url = json.loads(body)["next"] or ""
 
             async def member() -> None:
                 # A member reading its own profile while the public traffic runs.
                 while time.monotonic() < stop:
-                    began = time.monotonic()
-                    try:
-                        async with session.get(
-                            base + "/api/me/member-profile", headers={"Authorization": f"Token {token}"}
-                        ) as response:
-                            await response.read()
-                            ok = response.status == 200
-                    except (TimeoutError, aiohttp.ClientError):
-                        ok = False
-                    samples["member GET"].append((time.monotonic() - began, ok))
+                    await timed("member GET", base + "/api/me/member-profile", {"Authorization": f"Token {token}"})
                     await asyncio.sleep(0.2)
 
             await asyncio.gather(*(client() for _ in range(clients)), *([member()] if token else []))
