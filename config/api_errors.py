@@ -69,8 +69,9 @@ ERRORS = {
     "404": ("Not found", {"detail": "No public agent is registered at this URL.", "code": "not_found", "fields": {}}),
     "409": ("Conflict", {"detail": "Some of these agents are registered by another profile.", "code": "conflict",
                          "fields": {"agents": ["https://a.example/mcp cannot be registered by this profile."]}}),
-    "410": ("Gone", {"detail": "This cursor is older than the 90 days the feed keeps.", "code": "cursor_expired",
-                     "fields": {}, "newest": 1234}),
+    "410": ("Gone: the cursor is older than the feed keeps; newest is the id to follow after re-reading the listing",
+            {"detail": "This cursor is older than the 90 days the feed keeps.", "code": "cursor_expired",
+             "fields": {}, "newest": 1234}),
     "429": ("Too many requests", {"detail": "Request was throttled. Expected available in 60 seconds.",
                                   "code": "throttled", "fields": {}}),
 }  # fmt: skip
@@ -92,9 +93,8 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
             for status in statuses:
                 description, example = ERRORS[status]
                 answer = responses.setdefault(status, {"description": description})
-                # An error a view described in words gets the one shape's schema and an example too.
-                answer.setdefault("content", {})["application/json"] = {
-                    "schema": {"$ref": "#/components/schemas/Error"},
-                    "example": example,
-                }
+                # An error a view described in words only gets the one shape's schema and an example.
+                answer.setdefault("content", {}).setdefault(
+                    "application/json", {"schema": {"$ref": "#/components/schemas/Error"}, "example": example}
+                )
     return result

@@ -203,7 +203,7 @@ def recheck_verified(*, limits: ProbeLimits | None = None) -> int:
 
 
 def _record(claim: DomainClaim, kind: DomainEventKind, *, proof: ProofMethod, actor: str = "", note: str = "") -> None:
-    """The event, and the notices of the agents whose standing it changes (the caller's transaction)."""
+    """The domain's history row, in the caller's transaction (refresh_coverage writes the agents' notices)."""
     DomainEvent.objects.create(
         profile_slug=claim.profile.slug,
         domain=claim.domain,

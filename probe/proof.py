@@ -82,7 +82,7 @@ async def _txt_proof(domain: str, token: str, limits: ProbeLimits) -> str | None
             return f"no TXT record at {name}"
         return f"the TXT lookup of {name} failed ({exc.args[1] if len(exc.args) > 1 else 'DNS error'})"
     finally:
-        resolver.cancel()
+        await resolver.close()
     wanted = txt_value(token)
     for record in found.answer[:MAX_TXT_RECORDS]:
         data = getattr(record.data, "data", b"")
