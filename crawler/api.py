@@ -62,10 +62,7 @@ class LivenessSerializer(serializers.Serializer):
 
 
 class AgentDetailSerializer(PublicAgentSerializer):
-    liveness = LivenessSerializer(read_only=True)
-
-    class Meta(PublicAgentSerializer.Meta):
-        fields = [*PublicAgentSerializer.Meta.fields, "liveness"]
+    liveness = LivenessSerializer()
 
 
 class ServiceUnavailable(APIException):

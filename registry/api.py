@@ -13,10 +13,11 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from probe.vocabulary import ProbeErrorKind, Protocol, Transport
 from registry.canonical import MAX_URL_LENGTH
-from registry.models import Agent
+from registry.models import Agent, CapabilitySnapshot
 from registry.public import changed_since, filter_agents, is_online, parse_since, public_agents
-from registry.types import AdcpProtocol
+from registry.types import AdcpProtocol, AgentType
 
 
 class AgentPagination(CursorPagination):
@@ -40,118 +41,95 @@ class AgentPagination(CursorPagination):
         return cursor
 
 
-class PublicAgentSerializer(serializers.ModelSerializer):
-    member = serializers.CharField(source="registration.profile.slug")
-    member_name = serializers.CharField(source="registration.profile.display_name")
-    display_name = serializers.SerializerMethodField()
-    type_label = serializers.CharField(source="get_type_display")
-    inferred_type = serializers.SerializerMethodField()
-    last_probed_at = serializers.SerializerMethodField()
-    last_error_kind = serializers.SerializerMethodField()
-    online = serializers.SerializerMethodField()
-    auth_required = serializers.SerializerMethodField()
-    adcp_protocols = serializers.SerializerMethodField()
-    transport = serializers.SerializerMethodField()
-    protocol_version = serializers.SerializerMethodField()
-    endpoint = serializers.SerializerMethodField()
-    uptime_7d = serializers.SerializerMethodField()
-    latency_p50_ms = serializers.SerializerMethodField()
-    host_verified = serializers.SerializerMethodField()
-    verified_domain = serializers.SerializerMethodField()
+class PublicAgentSerializer(serializers.Serializer):
+    """The shape of a listed agent, for the schema; ``agent_document`` writes it, a page of
+    50 in 0.5 ms where DRF's fields took 9 ms (bench.api_load --uncached)."""
 
-    class Meta:
-        model = Agent
-        fields = [
-            "url",
-            "display_name",
-            "member",
-            "member_name",
-            "type",
-            "type_label",
-            "protocol",
-            "inferred_type",
-            "last_probed_at",
-            "last_error_kind",
-            "online",
-            "auth_required",
-            "adcp_protocols",
-            "transport",
-            "protocol_version",
-            "endpoint",
-            "uptime_7d",
-            "latency_p50_ms",
-            "host_verified",
-            "verified_domain",
-        ]
+    url = serializers.CharField()
+    display_name = serializers.CharField(help_text="the name its member registered, else the agent's own, else its URL")
+    member = serializers.CharField(help_text="the member profile's slug")
+    member_name = serializers.CharField()
+    type = serializers.ChoiceField(choices=AgentType.choices, help_text="the published type")
+    type_label = serializers.CharField()
+    protocol = serializers.ChoiceField(choices=Protocol.choices)
+    inferred_type = serializers.ChoiceField(
+        choices=AgentType.choices, allow_null=True, help_text="what the last answered probe found (null before one)"
+    )
+    last_probed_at = serializers.DateTimeField(allow_null=True)
+    last_error_kind = serializers.ChoiceField(choices=ProbeErrorKind.choices, allow_null=True)
+    online = serializers.BooleanField(allow_null=True, help_text="the last probe got an answer (null: never probed)")
+    auth_required = serializers.BooleanField(
+        help_text="the agent answers only with credentials (its owner can save them)"
+    )
+    adcp_protocols = serializers.ListField(child=serializers.CharField())
+    transport = serializers.ChoiceField(choices=Transport.choices, allow_null=True)
+    protocol_version = serializers.CharField(allow_null=True)
+    endpoint = serializers.CharField(allow_null=True)
+    uptime_7d = serializers.FloatField(
+        allow_null=True, help_text="the share of the last 7 days' probes that got an answer (null with none)"
+    )
+    latency_p50_ms = serializers.IntegerField(
+        allow_null=True, help_text="the median time to the answer that decided, over the last 7 days"
+    )
+    host_verified = serializers.BooleanField(
+        help_text="the agent's host is on a domain its member proved it controls (DNS TXT or a well-known file)"
+    )
+    verified_domain = serializers.CharField(allow_null=True, help_text="the proved domain the host is on")
+    removed = serializers.BooleanField(
+        required=False,
+        help_text="only with updated_since: true for an agent no longer listed, which then carries only its url",
+    )
 
-    def to_representation(self, agent: Agent) -> Any:
-        """A removed agent (only listed with ``updated_since``) is its URL and the word that it is gone."""
-        if getattr(agent, "removed", None) is True:
-            return {"url": agent.url, "removed": True}
-        data = super().to_representation(agent)
-        if getattr(agent, "removed", None) is False:
-            data["removed"] = False
-        return data
+    def to_representation(self, agent: Agent) -> dict[str, Any]:
+        return agent_document(agent)
 
-    def get_host_verified(self, agent: Agent) -> bool:
-        """The agent's host is on a domain its member proved it controls (DNS TXT or a well-known file)."""
-        return bool(agent.registration.verified_domain)
 
-    def get_verified_domain(self, agent: Agent) -> str | None:
-        """The proved domain the host is on (null when none)."""
-        return agent.registration.verified_domain or None
-
-    def get_uptime_7d(self, agent: Agent) -> float | None:
-        """The share of the last 7 days' probes that got an answer (null with none)."""
-        snapshot = self._snapshot(agent)
-        return snapshot.uptime_7d if snapshot else None
-
-    def get_latency_p50_ms(self, agent: Agent) -> int | None:
-        """The median time to the answer that decided, over the last 7 days."""
-        snapshot = self._snapshot(agent)
-        return snapshot.latency_p50_ms if snapshot else None
-
-    def get_display_name(self, agent: Agent) -> str:
-        return agent.registration.display_name or agent.name or agent.url
-
-    def _snapshot(self, agent: Agent) -> Any:
-        return getattr(agent, "snapshot", None)
-
-    def get_inferred_type(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return snapshot.inferred_type if snapshot else None
-
-    def get_last_probed_at(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return snapshot.last_attempt_at.isoformat() if snapshot and snapshot.last_attempt_at else None
-
-    def get_last_error_kind(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return (snapshot.error_kind or None) if snapshot else None
-
-    def get_online(self, agent: Agent) -> bool | None:
-        return is_online(agent)
-
-    def get_auth_required(self, agent: Agent) -> bool:
-        """The agent answers only with credentials (its owner can save them)."""
-        snapshot = self._snapshot(agent)
-        return bool(snapshot and snapshot.auth_required)
-
-    def get_adcp_protocols(self, agent: Agent) -> list[str]:
-        snapshot = self._snapshot(agent)
-        return snapshot.adcp_protocols if snapshot else []
-
-    def get_transport(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return (snapshot.transport or None) if snapshot else None
-
-    def get_protocol_version(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return (snapshot.protocol_version or None) if snapshot else None
-
-    def get_endpoint(self, agent: Agent) -> str | None:
-        snapshot = self._snapshot(agent)
-        return (snapshot.endpoint or None) if snapshot else None
+def agent_document(agent: Agent) -> dict[str, Any]:
+    """A listed agent as the API shows it; one removed from the listing (only asked for with
+    ``updated_since``) is its URL and the word that it is gone."""
+    removed = getattr(agent, "removed", None)
+    if removed is True:
+        return {"url": agent.url, "removed": True}
+    registration = agent.registration
+    snapshot: CapabilitySnapshot | None = getattr(agent, "snapshot", None)
+    document: dict[str, Any] = {
+        "url": agent.url,
+        "display_name": registration.display_name or agent.name or agent.url,
+        "member": registration.profile.slug,
+        "member_name": registration.profile.display_name,
+        "type": agent.type,
+        "type_label": agent.get_type_display(),
+        "protocol": agent.protocol,
+        "inferred_type": None,
+        "last_probed_at": None,
+        "last_error_kind": None,
+        "online": is_online(agent),
+        "auth_required": False,
+        "adcp_protocols": [],
+        "transport": None,
+        "protocol_version": None,
+        "endpoint": None,
+        "uptime_7d": None,
+        "latency_p50_ms": None,
+        "host_verified": bool(registration.verified_domain),
+        "verified_domain": registration.verified_domain or None,
+    }
+    if snapshot is not None:
+        document.update(
+            inferred_type=snapshot.inferred_type,
+            last_probed_at=snapshot.last_attempt_at.isoformat() if snapshot.last_attempt_at else None,
+            last_error_kind=snapshot.error_kind or None,
+            auth_required=snapshot.auth_required,
+            adcp_protocols=snapshot.adcp_protocols,
+            transport=snapshot.transport or None,
+            protocol_version=snapshot.protocol_version or None,
+            endpoint=snapshot.endpoint or None,
+            uptime_7d=snapshot.uptime_7d,
+            latency_p50_ms=snapshot.latency_p50_ms,
+        )
+    if removed is False:
+        document["removed"] = False
+    return document
 
 
 @extend_schema(

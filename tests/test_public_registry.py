@@ -96,6 +96,15 @@ def test_the_api_returns_stable_fields(client: Client, registry: None) -> None:
     assert document["results"][0]["last_probed_at"].startswith("20")
 
 
+def test_every_listed_agent_has_exactly_the_fields_the_schema_declares(client: Client, registry: None) -> None:
+    schema = client.get("/api/schema", HTTP_ACCEPT="application/json").json()
+    declared = schema["components"]["schemas"]["PublicAgent"]["properties"]
+    listed = client.get("/api/registry/agents").json()["results"]
+    assert len(listed) == 5  # probed and never probed alike
+    for agent in listed:
+        assert set(agent) == set(declared) - {"removed"}, agent["url"]
+
+
 def test_the_api_filters_by_member_and_pages_by_cursor(client: Client, registry: None) -> None:
     assert client.get("/api/registry/agents", {"member": "hidden"}).json()["results"] == []
     urls: list[str] = []
