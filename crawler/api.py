@@ -28,7 +28,7 @@ from probe.vocabulary import ProbeErrorKind
 from registry.api import PublicAgentSerializer
 from registry.canonical import canonicalize_agent_url
 from registry.models import CapabilitySnapshot
-from registry.public import public_agents
+from registry.public import LISTED_FIELDS, public_agents
 from registry.types import AgentType
 
 
@@ -145,7 +145,12 @@ class AgentDetail(APIView):
             canonical = canonicalize_agent_url(url)
         except ValidationError as exc:
             raise ParseError(f"Not an agent URL: {exc.messages[0]}") from None
-        agent = public_agents().filter(url=canonical).first()
+        agent = (
+            public_agents()
+            .only(*LISTED_FIELDS, "snapshot__failure_streak", "snapshot__last_ok_at")
+            .filter(url=canonical)
+            .first()
+        )
         if agent is None:
             raise NotFound("No public agent is registered at this URL.")
         snapshot = getattr(agent, "snapshot", None)
