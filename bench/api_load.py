@@ -2,17 +2,17 @@
 
     .venv/bin/python -m bench.api_load [--agents 100000] [--clients 50] [--seconds 30] [--workers 3] [--uncached]
 
-Serves the registry with gunicorn on 127.0.0.1 (production settings, a fresh PostgreSQL
-database of its own), then a separate client process keeps --clients requests in
-flight for --seconds (random pages of /api/registry/agents, type-filtered pages,
-and /registry/) and stops by itself. Reports throughput, p50/p95/p99 latency and
-the error rate per endpoint.
+Serves the registry with gunicorn as config/gunicorn.py sets it up, on 127.0.0.1
+(production settings, a fresh PostgreSQL database of its own), then a separate client
+process keeps --clients requests in flight for --seconds (random pages of
+/api/registry/agents, type-filtered pages, and /registry/) and stops by itself.
+Reports throughput, p50/p95/p99 latency and the error rate per endpoint.
 
 ``--uncached``: every request is one the public cache has not seen (a new ``?q=``
 search, a new combination of filters, a page of the change feed), and one more
-client, a member, reads its own profile (``GET /api/me/member-profile``, 100
-agents) all along, to show it is not held behind the public traffic. Then the change
-feed's 100,000 events are paged through, 1,000 at a time, by one reader.
+client, a member, reads its own profile (``GET /api/me/member-profile``, 100 agents)
+all along on the members' listener, to show it is not held behind the public traffic.
+Then the change feed's 100,000 events are paged through, 1,000 at a time, by one reader.
 """
 
 from __future__ import annotations
@@ -76,13 +76,15 @@ def load(
     uncached: bool = False,
     agents: int = 0,
     token: str = "",
+    members_base: str = "",
 ) -> None:
     import aiohttp
 
     async def main() -> dict[str, list[tuple[float, bool]]]:
         samples: dict[str, list[tuple[float, bool]]] = defaultdict(list)
         stop = time.monotonic() + seconds
-        connector = aiohttp.TCPConnector(limit=clients)
+        # One connection per client, and one for the member.
+        connector = aiohttp.TCPConnector(limit=clients + 1)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as session:
 
             async def timed(kind: str, url: str, headers: dict[str, str] | None = None) -> bytes | None:
@@ -120,7 +122,9 @@ def load(
             async def member() -> None:
                 # A member reading its own profile while the public traffic runs.
                 while time.monotonic() < stop:
-                    await timed("member GET", base + "/api/me/member-profile", {"Authorization": f"Token {token}"})
+                    await timed(
+                        "member GET", members_base + "/api/me/member-profile", {"Authorization": f"Token {token}"}
+                    )
                     await asyncio.sleep(0.2)
 
             await asyncio.gather(*(client() for _ in range(clients)), *([member()] if token else []))
@@ -217,28 +221,17 @@ def run(args: argparse.Namespace) -> None:
         "LOG_LEVEL": "WARNING",
         "PUBLIC_CACHE_SECONDS": os.environ.get("BENCH_PUBLIC_CACHE_SECONDS", "10"),
     }
+    members_port = free_port()
+    env["WEB_BIND"], env["MEMBERS_BIND"] = f"127.0.0.1:{port}", f"127.0.0.1:{members_port}"
+    env["WEB_CONCURRENCY"] = str(args.workers)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
     )
     try:
         wait_for_port(port)
+        wait_for_port(members_port)
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue[object] = context.Queue()
         client = context.Process(
@@ -252,6 +245,7 @@ def run(args: argparse.Namespace) -> None:
                 args.uncached,
                 args.agents,
                 token,
+                f"http://127.0.0.1:{members_port}",
             ),
         )
         client.start()
