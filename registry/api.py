@@ -42,8 +42,8 @@ class AgentPagination(CursorPagination):
 
 
 class PublicAgentSerializer(serializers.Serializer):
-    """The shape of a listed agent, for the schema; ``agent_document`` writes it, a page of
-    50 in 0.5 ms where DRF's fields took 9 ms (bench.api_load --uncached)."""
+    """The shape of a listed agent, for the schema; ``agent_document`` writes it: 50 agents
+    in 0.35 ms, where DRF's fields took 2.6 ms, timed on the same rows."""
 
     url = serializers.CharField()
     display_name = serializers.CharField(help_text="the name its member registered, else the agent's own, else its URL")
