@@ -124,13 +124,13 @@ def filter_agents(
 SEARCH_COLLECT_LIMIT = 1000
 
 
+# The registration's columns a search reads, beside the agent's URL and name.
+REGISTRATION_SEARCHED = ("display_name", "profile__display_name")
+
+
 def search(queryset: QuerySet[Agent], term: str) -> QuerySet[Agent]:
     """Agents whose URL, name, registered name or member's name contains the term, any case."""
-    sources = [
-        Q(url__icontains=term) | Q(name__icontains=term),
-        Q(registration__display_name__icontains=term),
-        Q(registration__profile__display_name__icontains=term),
-    ]
+    on_agent = Q(url__icontains=term) | Q(name__icontains=term)
     # A trigram index finds nothing for a term shorter than a trigram: such a term is common.
     if len(term) >= 3:
         # Registrations are asked directly (the members app's model, reached through the
@@ -138,18 +138,21 @@ def search(queryset: QuerySet[Agent], term: str) -> QuerySet[Agent]:
         # matches thousands of agents would hash all 100,000 first.
         registrations = Agent.registration.related.field.model._default_manager.order_by()
         found = list(
-            Agent.objects.filter(sources[0])
+            Agent.objects.filter(on_agent)
             .order_by()
             .values_list("pk", flat=True)
             .union(
-                registrations.filter(display_name__icontains=term).values_list("agent_id", flat=True),
-                registrations.filter(profile__display_name__icontains=term).values_list("agent_id", flat=True),
+                *(
+                    registrations.filter(**{f"{column}__icontains": term}).values_list("agent_id", flat=True)
+                    for column in REGISTRATION_SEARCHED
+                ),
                 all=True,
             )[: SEARCH_COLLECT_LIMIT + 1]
         )
         if len(found) <= SEARCH_COLLECT_LIMIT:
             return queryset.filter(pk__in=set(found))
-    return queryset.filter(reduce(operator.or_, sources))
+    on_registration = (Q(**{f"registration__{column}__icontains": term}) for column in REGISTRATION_SEARCHED)
+    return queryset.filter(reduce(operator.or_, on_registration, on_agent))
 
 
 def is_online(agent: Agent) -> bool | None:

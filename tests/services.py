@@ -23,7 +23,7 @@ from tests.processes import port_answers, wait_until
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def _missing(what: str) -> NoReturn:

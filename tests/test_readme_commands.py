@@ -23,6 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.services import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = re.compile(r"((?:[A-Z_]+=\S+ )*\.venv/bin/python manage\.py [^`#\n]*)")
 # The placeholders the README uses, each filled as the README's own example says.
@@ -156,20 +158,12 @@ def _answered_at_a_terminal(workspace: Path, line: str, env: dict[str, str], *, 
     assert process.wait(timeout=120) == 0, f"{line}\n{output.decode(errors='replace')}"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.postgres
 def test_bin_run_logs_each_request_once_and_stops_without_a_traceback(workspace: Path) -> None:
     import urllib.error
     import urllib.request
 
-    port, fleet = _free_port(), _free_port()
+    port, fleet = free_port(), free_port()
     process = subprocess.Popen(
         ["bash", "bin/run"],
         cwd=workspace,

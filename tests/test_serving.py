@@ -16,14 +16,9 @@ from django.db import connection
 
 from tests.factories import make_agent, make_profile, register
 from tests.processes import ROOT, port_answers, stop_process_group, wait_until
+from tests.services import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
